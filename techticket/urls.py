@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from techticket import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("favicon.ico", views.favicon),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+handler403 = "techticket.views.error_403"
+handler404 = "techticket.views.error_404"
+handler500 = "techticket.views.error_500"

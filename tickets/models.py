@@ -1,0 +1,1 @@
+"""Tickets, comments and attachments (SPEC §4)."""
