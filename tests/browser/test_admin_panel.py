@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Role
 from accounts.tests.factories import TEST_PASSWORD, AdminFactory, ManagerFactory, UserFactory
@@ -23,7 +24,7 @@ def test_admin_logs_in_and_deactivates_a_user_in_the_panel(page):
     row.locator("input.action-select").check()
     page.select_option("select[name=action]", "deactivate_users")
     page.click("button[name=index]")
-    page.wait_for_selector(".messagelist")
+    expect(page.locator(".messagelist")).to_contain_text("деактивирован")
     screenshot(page, "admin-users-deactivated")
     from accounts.models import User
 
@@ -37,7 +38,7 @@ def test_a_manager_cannot_enter_the_panel(page):
     page.fill("#id_username", "boss")
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
-    assert page.locator(".errornote").is_visible()
+    expect(page.locator(".errornote")).to_be_visible()
     assert "/admin/login/" in page.url
 
 
