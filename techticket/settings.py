@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,8 +116,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "PRAGMA mmap_size=268435456"
         ),
     }
-    # Tests use a file, not memory, so that concurrent connections behave as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
+    # Tests use a file, not memory, so that concurrent connections behave as in production;
+    # one per test process, so that parallel runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"techticket-test-{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
