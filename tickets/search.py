@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import Stemmer
 from django.db import connection
-from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models import BooleanField, FloatField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
 FTS_TABLE = "tickets_ticket_fts"
@@ -116,7 +116,8 @@ def search_tickets(queryset: QuerySet, query: str) -> QuerySet:
     (higher is more relevant). A query with no words matches nothing."""
     terms = query_words(query)
     if not terms:
-        return queryset.none()
+        # Annotated all the same, so a caller may order by `search_rank` whatever the query.
+        return queryset.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
     table = queryset.model._meta.db_table
     if connection.vendor == "postgresql":
         tsquery = postgres_tsquery(terms)

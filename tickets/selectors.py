@@ -1,0 +1,112 @@
+"""Every read of the ticket domain. Visibility first (policies), then the FilterSet, then the
+related rows and counts a page of results needs, so no template or serializer runs a query per
+row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.models import Role, User
+from techticket.errors import NotFound, ValidationError
+from tickets import policies
+from tickets.filters import TicketFilter
+from tickets.models import Attachment, Comment, Ticket
+
+
+def _count(model, user: User, *, visibility) -> Coalesce:
+    rows = (
+        model.objects.filter(visibility, ticket=OuterRef("pk"))
+        .order_by()
+        .values("ticket")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
+def with_counts(tickets: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    """Annotate `comments_count` and `attachments_count` as this user may see them. Evaluated
+    per returned row only (a correlated subquery), so a page costs no extra query."""
+    return tickets.annotate(
+        comments_count=_count(Comment, user, visibility=policies.comment_visibility_filter(user)),
+        attachments_count=_count(
+            Attachment, user, visibility=policies.attachment_visibility_filter(user)
+        ),
+    )
+
+
+def ticket_list(*, user: User, filters: Mapping | None = None) -> QuerySet[Ticket]:
+    """The tickets `user` may see, filtered, searched and ordered as `filters` (query
+    parameters) ask. Raises ValidationError naming the field for a malformed filter."""
+    filterset = TicketFilter(data=filters or {}, queryset=policies.visible_tickets(user), user=user)
+    if not filterset.is_valid():
+        errors = {field: list(messages) for field, messages in filterset.errors.items()}
+        raise ValidationError(errors=errors)
+    return with_counts(filterset.qs.select_related("creator", "assignee"), user)
+
+
+def ticket_get(*, user: User, ticket_id: int | str) -> Ticket:
+    """One visible ticket with its people and counts, or NotFound."""
+    try:
+        pk = int(ticket_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    ticket = (
+        with_counts(policies.visible_tickets(user), user)
+        .select_related("creator", "assignee")
+        .filter(pk=pk)
+        .first()
+    )
+    if ticket is None:
+        raise NotFound()
+    return ticket
+
+
+def ticket_comments(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
+    """The comments of a visible ticket that `user` may see, oldest first, with their
+    authors and visible attachments."""
+    return (
+        policies.visible_comments(user, ticket)
+        .select_related("author")
+        .prefetch_related(
+            Prefetch(
+                "attachments",
+                queryset=Attachment.objects.select_related("uploaded_by").order_by(
+                    "created_at", "id"
+                ),
+            )
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def ticket_attachments(*, user: User, ticket: Ticket) -> QuerySet[Attachment]:
+    return (
+        policies.visible_attachments(user, ticket)
+        .select_related("uploaded_by", "comment")
+        .order_by("created_at", "id")
+    )
+
+
+def attachment_get(*, user: User, attachment_id: int | str) -> Attachment:
+    """An attachment `user` may see (its ticket visible, not on a hidden note), or NotFound."""
+    try:
+        pk = int(attachment_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    attachment = (
+        Attachment.objects.select_related("ticket", "comment", "uploaded_by").filter(pk=pk).first()
+    )
+    if attachment is None or not policies.can_view_attachment(user, attachment):
+        raise NotFound()
+    return attachment
+
+
+def active_technicians() -> QuerySet[User]:
+    """Who a ticket can be assigned to."""
+    return User.objects.filter(role=Role.TECHNICIAN, is_active=True).order_by(
+        "last_name", "first_name", "username"
+    )

@@ -1,0 +1,403 @@
+"""Full-text search (SPEC §4.7) on whichever database the run uses: SQLite's FTS5 index with
+Python stemming, or PostgreSQL's tsvector column. Both must answer alike."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.tests.factories import UserFactory
+from tickets.models import Ticket
+from tickets.search import (
+    MAX_QUERY_TERMS,
+    MAX_TERM_LENGTH,
+    postgres_tsquery,
+    query_words,
+    search_tickets,
+    sqlite_match_expression,
+    stem,
+    words,
+)
+from tickets.tests.factories import TicketFactory
+
+on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite FTS5 index only")
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL tsvector index only"
+)
+
+
+@pytest.fixture
+def creator(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def make_ticket(creator):
+    def make(title: str, description: str = "Подробности в заявке.", **kwargs) -> Ticket:
+        kwargs.setdefault("creator", creator)
+        return TicketFactory(title=title, description=description, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def unrelated_tickets(make_ticket):
+    """Tickets without the searched words, so that every searched word is rare, as in real
+    data (bm25 gives words found in most documents almost no weight)."""
+    return [
+        make_ticket("Не включается монитор", "Экран чёрный после обновления."),
+        make_ticket("Нужен доступ к папке", "Прошу выдать права на общую папку отдела."),
+        make_ticket("Медленный интернет", "Страницы открываются по минуте."),
+    ]
+
+
+def found_ids(query: str, queryset=None) -> list[int]:
+    """Ids of the tickets the search finds, most relevant first."""
+    queryset = Ticket.objects.all() if queryset is None else queryset
+    return list(
+        search_tickets(queryset, query).order_by("-search_rank", "id").values_list("id", flat=True)
+    )
+
+
+# --- Language: morphology, case, ё/е ------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["принтер", "принтера", "принтеров", "ПРИНТЕРОМ", "Принтеры"])
+def test_russian_word_forms_find_the_ticket(make_ticket, unrelated_tickets, query):
+    ticket = make_ticket("Сломался принтер")
+
+    assert found_ids(query) == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_russian_word_form_matches_by_stem_when_not_the_last_word(make_ticket):
+    # "принтеров" is no prefix of "принтер": only stemming can find it, and as a non-last word
+    # it gets no prefix help either.
+    ticket = make_ticket("Сломался принтер")
+
+    assert found_ids("принтеров сломался") == [ticket.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["картриджа", "картриджей", "Замятие бумаги"])
+def test_words_of_the_description_are_found(make_ticket, unrelated_tickets, query):
+    ticket = make_ticket("Сломался принтер", "Нужна замена картриджа, замятие бумаги.")
+
+    assert found_ids(query) == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_english_plural_query_finds_singular_word(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Office printer is offline")
+
+    assert found_ids("printers") == [ticket.pk]
+    assert found_ids("printers office") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_english_singular_capitalised_query_finds_plural_word(make_ticket, unrelated_tickets):
+    ticket = make_ticket("All printers are offline")
+
+    assert found_ids("Printer") == [ticket.pk]
+    assert found_ids("Printer offline") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_yo_in_query_finds_ye_in_text(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Украсить елка в холле")
+
+    assert found_ids("ёлка") == [ticket.pk]
+    assert found_ids("ЁЛКА холле") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_ye_in_query_finds_yo_in_text(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Украсить ёлку в холле", "Ёлка стоит у входа.")
+
+    assert found_ids("елка") == [ticket.pk]
+    assert found_ids("елку холле") == [ticket.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("title", "query"),
+    [
+        ("СЛОМАЛСЯ ПРИНТЕР", "сломался принтер"),
+        ("сломался принтер", "СЛОМАЛСЯ ПРИНТЕР"),
+        ("Сломался Принтер", "сЛоМаЛсЯ пРиНтЕр"),
+    ],
+)
+def test_cyrillic_case_does_not_matter(make_ticket, unrelated_tickets, title, query):
+    ticket = make_ticket(title)
+
+    assert found_ids(query) == [ticket.pk]
+
+
+# --- Query semantics ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_word_of_the_query_must_match(make_ticket, unrelated_tickets):
+    printer_only = make_ticket("Сломался принтер", "Не печатает.")
+    both = make_ticket("Сломался принтер", "Закончился картридж.")
+
+    assert found_ids("принтер картридж") == [both.pk]
+    assert printer_only.pk in found_ids("принтер")
+
+
+@pytest.mark.django_db
+def test_last_word_matches_as_a_prefix(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Сломался принтер")
+
+    assert found_ids("принт") == [ticket.pk]
+    assert found_ids("сломался прин") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_only_the_last_word_matches_as_a_prefix(make_ticket, unrelated_tickets):
+    make_ticket("Сломался принтер")
+
+    assert found_ids("принт сломался") == []
+
+
+@pytest.mark.django_db
+def test_stop_words_in_the_query_are_ignored(make_ticket, unrelated_tickets):
+    russian = make_ticket("Принтер, сканер", "Оба устройства не отвечают.")
+    english = make_ticket("Printer, scanner", "Both devices are offline.")
+
+    assert found_ids("принтер и сканер") == [russian.pk]
+    assert found_ids("the printer and the scanner") == [english.pk]
+
+
+@pytest.mark.django_db
+def test_query_of_stop_words_only_finds_nothing(make_ticket):
+    make_ticket("Принтер и сканер в кабинете", "Не работает ни то, ни другое.")
+
+    assert found_ids("и в не") == []
+
+
+# --- Ranking -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_word_in_title_ranks_above_word_in_description(make_ticket, unrelated_tickets):
+    in_description = make_ticket("Не печатает отчёт", "Сломался принтер в бухгалтерии.")
+    in_title = make_ticket("Сломался принтер", "Не печатает отчёт в бухгалтерии.")
+
+    assert found_ids("принтер") == [in_title.pk, in_description.pk]
+
+
+@pytest.mark.django_db
+def test_ticket_mentioning_the_word_more_often_ranks_higher(make_ticket, unrelated_tickets):
+    once = make_ticket("Заявка из бухгалтерии", "Принтер сканер монитор клавиатура.")
+    thrice = make_ticket("Заявка из бухгалтерии", "Принтер принтеры принтера клавиатура.")
+
+    ranked = list(search_tickets(Ticket.objects.all(), "принтер").order_by("-search_rank"))
+
+    assert [t.pk for t in ranked] == [thrice.pk, once.pk]
+    assert ranked[0].search_rank > ranked[1].search_rank > 0
+
+
+# --- Hostile input ---------------------------------------------------------------------------
+
+# (query, whether the printer ticket is found): operators and punctuation are plain text, so
+# only the words in a query decide what it finds.
+HOSTILE_QUERIES = [
+    ('"', False),
+    ('"принтер"', True),
+    ('принтер"', True),
+    ("'", False),
+    ("'принтер", True),
+    ("принтер'", True),
+    ("-", False),
+    ("-принтер", True),
+    ("принтер -картридж", True),
+    (":", False),
+    ("title:принтер", False),
+    ("+", False),
+    ("+принтер", True),
+    ("*", False),
+    ("*принтер*", True),
+    ("принтер:*", True),
+    ("NEAR(", False),
+    ("NEAR(принтер картридж, 2)", False),
+    ("AND OR NOT", False),
+    ("NOT принтер", True),
+    ("принтер OR сканер", False),
+    ("принтер | сканер", False),
+    ("принтер & !картридж", True),
+    ("принтер <-> картридж", True),
+    ("(", False),
+    (")", False),
+    ("(принтер)", True),
+    ("\\", False),
+    ("принтер\\", True),
+    ("%", False),
+    ("%принтер%", True),
+    ("_", False),
+    ("принтер_картридж", True),
+    ("а" * 10_240, False),
+    ("принтер " * 1_280, True),
+    ("\x00", False),
+    ("принтер\x00", True),
+    ("!?.,;:…—«»()[]{}<>@#$^&~`|/", False),
+    ("", False),
+    ("   \t\n ", False),
+    ("😀", False),
+    ("принтер 😀", True),
+    ("'; DROP TABLE tickets_ticket; --", False),
+    ("принтер'; DROP TABLE tickets_ticket; --", False),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("query", "finds_printer"), HOSTILE_QUERIES)
+def test_hostile_query_is_treated_as_plain_words(make_ticket, query, finds_printer):
+    printer = make_ticket("Сломался принтер", "Закончился картридж.")
+    scanner = make_ticket("Не работает сканер", "Горит красная лампа.")
+
+    result = found_ids(query)
+
+    assert set(result) <= {printer.pk, scanner.pk}
+    assert (printer.pk in result) is finds_printer
+    assert Ticket.objects.count() == 2
+
+
+# --- The index follows the table -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changed_title_is_searched_by_its_new_words_only(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Сломался принтер", "Не печатает.")
+    assert found_ids("принтер") == [ticket.pk]
+
+    ticket.title = "Сломался сканер"
+    ticket.save()
+
+    assert found_ids("принтер") == []
+    assert found_ids("сканер") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_changed_description_is_searched_by_its_new_words_only(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Неисправность", "Сломался принтер.")
+
+    ticket.description = "Сломался проектор."
+    ticket.save(update_fields=["description"])
+
+    assert found_ids("принтер") == []
+    assert found_ids("проектор") == [ticket.pk]
+
+
+@pytest.mark.django_db
+def test_deleted_ticket_is_no_longer_found(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Сломался принтер", "Не печатает.")
+    kept = make_ticket("Сломался второй принтер", "Тоже не печатает.")
+
+    ticket.delete()
+
+    assert found_ids("принтер") == [kept.pk]
+    assert found_ids("печатает") == [kept.pk]
+
+
+@pytest.mark.django_db
+def test_search_respects_other_filters_of_the_queryset(make_ticket):
+    mine = make_ticket("Сломался принтер")
+    someone_else = UserFactory()
+    theirs = make_ticket("Сломался принтер", creator=someone_else)
+
+    assert found_ids("принтер", Ticket.objects.filter(creator=mine.creator)) == [mine.pk]
+    assert found_ids("принтер", Ticket.objects.filter(creator=someone_else)) == [theirs.pk]
+    assert found_ids("принтер", Ticket.objects.filter(pk=-1)) == []
+
+
+# --- rebuild_search_index ------------------------------------------------------------------
+
+
+def rebuild_search_index() -> str:
+    out = StringIO()
+    call_command("rebuild_search_index", stdout=out)
+    return out.getvalue()
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_rebuild_command_restores_a_wiped_sqlite_index(make_ticket, unrelated_tickets):
+    ticket = make_ticket("Сломался принтер", "Закончился картридж.")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tickets_ticket_fts(tickets_ticket_fts) VALUES ('delete-all')")
+    assert found_ids("принтер") == []
+
+    output = rebuild_search_index()
+
+    assert "4 tickets indexed" in output
+    assert found_ids("принтер") == [ticket.pk]
+    assert found_ids("картриджа") == [ticket.pk]
+    assert found_ids("монитор") == [unrelated_tickets[0].pk]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_rebuild_command_reindexes_postgresql_and_search_still_works(
+    make_ticket, unrelated_tickets
+):
+    ticket = make_ticket("Сломался принтер", "Закончился картридж.")
+
+    output = rebuild_search_index()
+
+    assert "4 tickets indexed" in output
+    assert found_ids("принтер") == [ticket.pk]
+    assert found_ids("картриджа") == [ticket.pk]
+
+
+# --- Pure helpers --------------------------------------------------------------------------
+
+
+def test_words_are_lower_case_runs_of_letters_and_digits_with_yo_folded():
+    assert words("Ёлка-палка, Printer_2000! «Сканер»") == [
+        "елка",
+        "палка",
+        "printer",
+        "2000",
+        "сканер",
+    ]
+    assert words("!?.,;:") == []
+
+
+def test_words_are_cut_to_max_term_length():
+    assert words("я" * (MAX_TERM_LENGTH + 10)) == ["я" * MAX_TERM_LENGTH]
+
+
+def test_stem_uses_russian_for_cyrillic_and_english_for_latin():
+    assert stem("принтеров") == stem("принтер") == stem("принтером")
+    assert stem("printers") == stem("printer") == "printer"
+    assert stem("running") == "run"
+
+
+def test_query_words_dedupes_keeping_order():
+    assert query_words("Принтер сканер ПРИНТЕР принтер") == ["принтер", "сканер"]
+
+
+def test_query_words_drops_stop_words_and_nul_bytes():
+    assert query_words("принтер и\x00сканер the printer") == ["принтер", "сканер", "printer"]
+    assert query_words("и в не the and") == []
+
+
+def test_query_words_keeps_at_most_max_query_terms():
+    query = " ".join(f"слово{n}" for n in range(MAX_QUERY_TERMS + 5))
+
+    assert query_words(query) == [f"слово{n}" for n in range(MAX_QUERY_TERMS)]
+
+
+def test_sqlite_match_expression_quotes_stems_and_prefixes_the_last():
+    assert sqlite_match_expression(["принтеров", "картридж"]) == '"принтер" AND "картридж"*'
+    assert sqlite_match_expression(["near"]) == '"near"*'
+
+
+def test_postgres_tsquery_quotes_terms_and_prefixes_the_last():
+    assert postgres_tsquery(["принтеров", "картридж"]) == "'принтеров' & 'картридж':*"
+    assert postgres_tsquery(["not"]) == "'not':*"
