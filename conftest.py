@@ -128,3 +128,19 @@ def events_log():
 def app_log():
     """The text written to app.log during the test."""
     return _log_reader("app.log")
+
+
+@pytest.fixture
+def api_client():
+    """`api_client(user)` → a DRF APIClient sending that user's JWT access token;
+    `api_client()` → an anonymous one."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return make

@@ -8,7 +8,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("favicon.ico", views.favicon),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("techticket.api.urls")),
 ]
+
+handler400 = "techticket.views.error_400"
 
 handler403 = "techticket.views.error_403"
 handler404 = "techticket.views.error_404"

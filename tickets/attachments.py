@@ -112,7 +112,9 @@ def _unsupported() -> UnsupportedFileType:
     )
 
 
-def _too_large(limit: int) -> AttachmentTooLarge:
+def too_large(limit: int | None = None) -> AttachmentTooLarge:
+    """The error for a file over `limit` bytes (default: ATTACHMENT_MAX_BYTES)."""
+    limit = settings.ATTACHMENT_MAX_BYTES if limit is None else limit
     return AttachmentTooLarge(TOO_LARGE_MESSAGE % {"limit": filesizeformat(limit)}, field="file")
 
 
@@ -156,7 +158,7 @@ def store_upload(upload: Any, *, max_bytes: int | None = None) -> StoredFile:
         raise _unsupported()
     declared_size = getattr(upload, "size", None)
     if isinstance(declared_size, int) and declared_size > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
 
     try:
         incoming = _attachments_root() / INCOMING_DIR
@@ -197,7 +199,7 @@ def _receive(upload: Any, fd: int, limit: int) -> tuple[int, str]:
         for chunk in upload.chunks():
             size += len(chunk)
             if size > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
             hasher.update(chunk)
             out.write(chunk)
         out.flush()

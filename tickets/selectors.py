@@ -65,6 +65,17 @@ def ticket_get(*, user: User, ticket_id: int | str) -> Ticket:
     return ticket
 
 
+def ticket_for_response(*, user: User, ticket_id: int) -> Ticket:
+    """The ticket as it is after `user` changed it, for the answer to that change. Not scoped
+    by visibility: a technician who declines a ticket no longer sees it, yet their request
+    succeeded and its answer shows the result. Only call it after a successful service call."""
+    return (
+        with_counts(Ticket.objects.all(), user)
+        .select_related("creator", "assignee")
+        .get(pk=ticket_id)
+    )
+
+
 def ticket_comments(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
     """The comments of a visible ticket that `user` may see, oldest first, with their
     authors and visible attachments."""

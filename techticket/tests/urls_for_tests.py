@@ -25,6 +25,7 @@ urlpatterns = [
     *site_urlpatterns,
 ]
 
+handler400 = "techticket.views.error_400"
 handler403 = "techticket.views.error_403"
 handler404 = "techticket.views.error_404"
 handler500 = "techticket.views.error_500"
