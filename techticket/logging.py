@@ -99,6 +99,12 @@ def configure(settings: dict) -> None:
             "root": {"handlers": ["console", "app_file"], "level": level},
             "loggers": {
                 "django": {"handlers": ["console", "app_file"], "level": level, "propagate": False},
+                # Axes logs every login at INFO; failures still reach app.log as warnings.
+                "axes": {
+                    "handlers": ["console", "app_file"],
+                    "level": "WARNING",
+                    "propagate": False,
+                },
                 "techticket.events": {
                     "handlers": ["events_file"],
                     "level": "INFO",

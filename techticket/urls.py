@@ -6,6 +6,8 @@ from techticket import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("tickets/", include("tickets.urls")),
     path("favicon.ico", views.favicon),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("techticket.api.urls")),

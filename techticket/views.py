@@ -22,6 +22,10 @@ def favicon(request):
 
 
 def home(request):
+    if request.user.is_authenticated:
+        from accounts.views import landing_url
+
+        return redirect(landing_url(request.user))
     return render(request, "home.html")
 
 
