@@ -211,9 +211,14 @@ class TicketActionView(LoginRequiredMixin, DomainErrorsMixin, View):
         ticket = selectors.ticket_get(user=request.user, ticket_id=pk)
         form = ActionForm(request.POST, action=spec)
         if not form.is_valid():
-            for errors in form.errors.values():
+            for name, errors in form.errors.items():
+                label = form.fields[name].label if name in form.fields else ""
                 for error in errors:
-                    messages.error(request, error)
+                    messages.error(
+                        request,
+                        _("%(action)s: %(field)s — %(error)s")
+                        % {"action": spec.label, "field": label, "error": error},
+                    )
             return redirect("tickets:detail", pk=ticket.pk)
         try:
             updated = services.ticket_apply_action(

@@ -9,7 +9,7 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from tickets import search
 from tickets.models import Category, Priority, Status, Ticket
@@ -171,13 +171,52 @@ EVENT_SENTENCES = {
     "attachment_removed": gettext_lazy("%(actor)s removed %(name)s"),
 }
 
+# The same sentences for an actor whose name reads as a woman's: Russian past-tense verbs
+# agree with the actor ("Ирина создала заявку").
+EVENT_SENTENCES_FEMININE = {
+    "created": pgettext_lazy("feminine", "%(actor)s created the ticket"),
+    "updated": pgettext_lazy("feminine", "%(actor)s edited the ticket"),
+    "assigned": pgettext_lazy("feminine", "%(actor)s assigned the technician %(assignee)s"),
+    "accepted": pgettext_lazy("feminine", "%(actor)s accepted the ticket"),
+    "declined": pgettext_lazy("feminine", "%(actor)s declined the ticket"),
+    "held": pgettext_lazy("feminine", "%(actor)s put the work on hold"),
+    "resumed": pgettext_lazy("feminine", "%(actor)s resumed the work"),
+    "completed": pgettext_lazy("feminine", "%(actor)s completed the work"),
+    "closed": pgettext_lazy("feminine", "%(actor)s verified and closed the ticket"),
+    "reopened": pgettext_lazy("feminine", "%(actor)s returned the ticket to work"),
+    "cancelled": pgettext_lazy("feminine", "%(actor)s cancelled the ticket"),
+    "commented": pgettext_lazy("feminine", "%(actor)s commented"),
+    "internal_note": pgettext_lazy("feminine", "%(actor)s wrote an internal note"),
+    "attachment_added": pgettext_lazy("feminine", "%(actor)s attached %(name)s"),
+    "attachment_removed": pgettext_lazy("feminine", "%(actor)s removed %(name)s"),
+}
+
+
+# Russian surnames and first names that read as a woman's. Users have no gender field, so
+# the verb's agreement follows the name; anything unclear keeps the masculine form.
+_FEMININE_SURNAME = re.compile(r"(?:ова|ева|ёва|ина|ына|ая|яя)$")
+_MASCULINE_FIRST_NAMES = frozenset(
+    {"никита", "илья", "кузьма", "фома", "лука", "савва", "данила", "гаврила", "фока"}
+)
+
+
+def reads_feminine(user) -> bool:
+    if user is None:
+        return False
+    last_name = (user.last_name or "").strip().lower()
+    if last_name:
+        return bool(_FEMININE_SURNAME.search(last_name))
+    first_name = (user.first_name or "").strip().lower()
+    return first_name.endswith(("а", "я")) and first_name not in _MASCULINE_FIRST_NAMES
+
 
 @register.simple_tag
 def describe(entry, users) -> str:
     """One sentence for a timeline entry, e.g. 'Иванов назначил исполнителя Петров'."""
     key = "internal_note" if entry.event == "commented" and entry.internal else entry.event
     assignee = next((c.new for c in entry.changes if c.field == "assignee"), None)
-    return str(EVENT_SENTENCES[key]) % {
+    sentences = EVENT_SENTENCES_FEMININE if reads_feminine(entry.actor) else EVENT_SENTENCES
+    return str(sentences[key]) % {
         "actor": entry.actor.full_name if entry.actor else _("System"),
         "assignee": _display_value("assignee", assignee, users),
         "name": entry.attachment_name,

@@ -37,7 +37,7 @@ def test_requester_creates_a_ticket_with_a_photo_and_lands_on_its_card(requester
     body = card.content.decode()
     assert "Сломался принтер" in body
     assert "фото.png" in body
-    assert "создал заявку" in body
+    assert "создала заявку" in body, "Ирина Заявкина: the verb agrees"
 
 
 def test_the_whole_job_in_pages(
