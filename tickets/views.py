@@ -44,6 +44,23 @@ VIEWS_BY_ROLE = {
 }
 
 
+def _filter_labels() -> dict[str, str]:
+    """The list's filter parameters as the page names them, for error messages."""
+    return {
+        "search": _("Search"),
+        "status": _("Status"),
+        "priority": _("Priority"),
+        "category": _("Category"),
+        "assignee": _("Assignee"),
+        "creator": _("Creator"),
+        "created_after": _("Created from"),
+        "created_before": _("Created until"),
+        "updated_after": _("Updated from"),
+        "updated_before": _("Updated until"),
+        "ordering": _("Sorting"),
+    }
+
+
 def _page_size(value: str | None) -> int:
     try:
         return max(1, min(MAX_PAGE_SIZE, int(value or PAGE_SIZE)))
@@ -67,7 +84,8 @@ class TicketListView(LoginRequiredMixin, View):
         try:
             tickets = selectors.ticket_list(user=request.user, filters=params)
         except ValidationError as exc:
-            errors = exc.errors
+            labels = _filter_labels()
+            errors = [(labels.get(field, field), messages_) for field, messages_ in exc.errors.items()]
             tickets = selectors.ticket_list(user=request.user, filters={}).none()
         paginator = Paginator(tickets, _page_size(request.GET.get("page_size")))
         page = paginator.get_page(request.GET.get("page"))
