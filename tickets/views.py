@@ -85,7 +85,9 @@ class TicketListView(LoginRequiredMixin, View):
             tickets = selectors.ticket_list(user=request.user, filters=params)
         except ValidationError as exc:
             labels = _filter_labels()
-            errors = [(labels.get(field, field), messages_) for field, messages_ in exc.errors.items()]
+            errors = [
+                (labels.get(field, field), messages_) for field, messages_ in exc.errors.items()
+            ]
             tickets = selectors.ticket_list(user=request.user, filters={}).none()
         paginator = Paginator(tickets, _page_size(request.GET.get("page_size")))
         page = paginator.get_page(request.GET.get("page"))
