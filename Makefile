@@ -13,8 +13,8 @@ MANAGE := DEBUG=$${DEBUG:-1} $(PY) manage.py
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run install install-dev assets migrate messages static demo serve test lint format \
-	check-deploy clean
+.PHONY: help run install install-dev assets migrate messages static demo serve test fuzz lint \
+	format check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ run: demo ## Install, migrate, create demo accounts and serve on http://127.0.0.
 
 test: install-dev ## Run the whole test suite with coverage
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+fuzz: install-dev ## Schema fuzz run of the API (schemathesis) on a throwaway server and database
+	scripts/schema_fuzz.sh
 
 lint: install-dev ## ruff check and ruff format --check
 	$(BIN)/ruff check .

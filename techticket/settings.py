@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "techticket.middleware.RequestIDMiddleware",
     "tickets.uploads.UploadLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that even the responses of middleware below (a 400 for a bad Host) carry it.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,7 +72,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as its documentation asks: turns a locked-out login attempt into a 429 page.
     "axes.middleware.AxesMiddleware",
@@ -143,7 +144,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "accounts:login"
 
 # Login throttling (SPEC §5): after LOGIN_FAILURE_LIMIT failed logins for one username from
 # one address, further attempts are refused with 429 for LOGIN_LOCKOUT_MINUTES. Kept in the
@@ -158,7 +159,7 @@ AXES_LOCKOUT_TEMPLATE = "errors/429_login.html"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "old_password", "refresh"]
 LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "ru")
@@ -250,7 +251,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "techticket.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -260,7 +261,11 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-DRF_STANDARDIZED_ERRORS = {"EXCEPTION_HANDLER_CLASS": "techticket.api.errors.ExceptionHandler"}
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "techticket.api.errors.ExceptionHandler",
+    # simplejwt's 401 codes (token_not_valid, …) besides DRF's two.
+    "ERROR_SCHEMAS": {"401": "techticket.api.schema.ErrorResponse401Serializer"},
+}
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
@@ -287,12 +292,12 @@ SPECTACULAR_SETTINGS = {
                 "ValidationErrorEnum",
                 "ClientErrorEnum",
                 "ServerErrorEnum",
-                *(f"ErrorCode{code}Enum" for code in (401, 403, 404, 405, 406, 415, 429, 500)),
+                *(f"ErrorCode{code}Enum" for code in (403, 404, 405, 406, 415, 429, 500)),
             )
         },
         **{
             f"ErrorCode{code}Enum": f"techticket.api.schema.ErrorCode{code}Enum.choices"
-            for code in (409, 412, 413, 507)
+            for code in (401, 409, 412, 413, 507)
         },
         "RoleEnum": "accounts.models.Role.choices",
         "StatusEnum": "tickets.models.Status.choices",

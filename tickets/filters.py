@@ -14,13 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from tickets.models import Category, Priority, Status
-from tickets.search import search_tickets
+from tickets.search import is_searched, search_tickets
 
 MSG_USER_REF = _("Enter a user id, “me” or “none”.")
 MSG_USER_REF_NO_NONE = _("Enter a user id or “me”.")
 MSG_DATE = _("Enter a date (YYYY-MM-DD) or a date and time in ISO 8601.")
 MSG_CHOICE = _("Select a valid choice. %(value)s is not one of the available choices.")
-MAX_SEARCH_LENGTH = 500
 
 # Model field → `ordering` parameter value (django-filter's direction). Priority orders by
 # severity and status by workflow order, through the generated rank columns.
@@ -68,7 +67,8 @@ class UserRefField(forms.CharField):
         value = super().to_python(value).strip().lower()
         if value in ("", "me") or (value == "none" and self.allow_none):
             return value
-        if value.isdigit() and len(value) <= 18:
+        # isascii: isdigit() alone accepts "²", which int() refuses.
+        if value.isascii() and value.isdigit() and len(value) <= 18:
             return int(value)
         raise forms.ValidationError(
             MSG_USER_REF if self.allow_none else MSG_USER_REF_NO_NONE, code="invalid"
@@ -134,7 +134,8 @@ class DateBoundFilter(django_filters.Filter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", max_length=MAX_SEARCH_LENGTH)
+    # Any text is a valid search (SPEC §4.7): its words are capped, not the text's length.
+    search = django_filters.CharFilter(method="filter_search")
     status = MultiChoiceFilter(choices=Status.choices)
     priority = MultiChoiceFilter(choices=Priority.choices)
     category = MultiChoiceFilter(choices=Category.choices)
@@ -164,6 +165,6 @@ class TicketFilter(django_filters.FilterSet):
             tiebreak = "id" if ordering[-1].lstrip("-") != "id" else None
             direction = "-" if ordering[-1].startswith("-") else ""
             return queryset.order_by(*ordering, *([direction + tiebreak] if tiebreak else []))
-        if "search_rank" in queryset.query.annotations:
+        if is_searched(queryset):
             return queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset.order_by("-created_at", "-id")

@@ -133,20 +133,21 @@ def search_tickets(queryset: QuerySet, query: str) -> QuerySet:
         )
         return queryset.filter(matches).annotate(search_rank=rank)
 
+    # One join with the FTS table: the MATCH drives the query, bm25 is computed once per
+    # matching row. (A correlated subquery per ticket would run the MATCH again for each.)
     expression = sqlite_match_expression(terms)
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    # Only constants are interpolated; the user's words arrive as the %s parameter.
-    matching_ids = RawSQL(
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s",
-        [expression],
+    return queryset.extra(
+        select={"search_rank": f"-bm25({FTS_TABLE}, {weights})"},
+        tables=[FTS_TABLE],
+        where=[f'{FTS_TABLE}.rowid = "{table}"."id"', f"{FTS_TABLE} MATCH %s"],
+        params=[expression],
     )
-    rank = RawSQL(
-        f"SELECT -bm25({FTS_TABLE}, {weights}) FROM {FTS_TABLE} "
-        f'WHERE {FTS_TABLE} MATCH %s AND rowid = "{table}"."id"',
-        [expression],
-        output_field=FloatField(),
-    )
-    return queryset.filter(pk__in=matching_ids).annotate(search_rank=rank)
+
+
+def is_searched(queryset: QuerySet) -> bool:
+    """Whether `search_tickets` filtered this queryset (it then has a `search_rank`)."""
+    return "search_rank" in queryset.query.annotations or "search_rank" in queryset.query.extra
 
 
 # --- Index maintenance ---------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts.models import Role, User
 
 MSG_UNKNOWN_FIELD = _("This field is not accepted here.")
+UNKNOWN_FIELD_CODE = "unknown_field"
 
 
 class StrictInputMixin:
@@ -18,7 +21,9 @@ class StrictInputMixin:
         if hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({key: [MSG_UNKNOWN_FIELD] for key in unknown})
+                raise serializers.ValidationError(
+                    {key: [MSG_UNKNOWN_FIELD] for key in unknown}, code=UNKNOWN_FIELD_CODE
+                )
         return super().to_internal_value(data)
 
 
@@ -75,6 +80,17 @@ class UserUpdateSerializer(StrictInputMixin, serializers.Serializer):
     department = serializers.CharField(max_length=150, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
+
+
+class LoginSerializer(TokenObtainPairSerializer):
+    """Username and password → a token pair, as simplejwt does, and a `user_logged_in` signal,
+    which simplejwt does not send: django-axes resets the user's failure count on it
+    (AXES_RESET_ON_SUCCESS), as it does for a login on the pages."""
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
+        return data
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import django_filters
-from axes.exceptions import AxesBackendPermissionDenied
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_serializers import ErrorResponse429Serializer
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -20,6 +23,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import services
 from accounts.api.serializers import (
+    LoginSerializer,
     RefreshInputSerializer,
     RegisterSerializer,
     TokenPairSerializer,
@@ -28,6 +32,7 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.models import Role, User
+from techticket.api import schema
 from techticket.errors import NotFound, PermissionDenied
 
 MSG_LOCKED_OUT = _("Too many failed logins for this username from your address. Try again later.")
@@ -62,24 +67,42 @@ class TokenObtainView(TokenObtainPairView):
     """Username and password → access and refresh tokens. Five failures for one username
     from one address lock that pair out (429) for the configured time."""
 
+    serializer_class = LoginSerializer
+
     @extend_schema(
         tags=["auth"],
-        responses={200: TokenPairSerializer},
+        responses={
+            200: TokenPairSerializer,
+            401: schema.UNAUTHORIZED,
+            429: OpenApiResponse(
+                ErrorResponse429Serializer,
+                description="Too many failed logins for this username from this address.",
+            ),
+        },
         summary="Obtain a token pair",
     )
     def post(self, request, *args, **kwargs):
-        try:
-            return super().post(request, *args, **kwargs)
-        except AxesBackendPermissionDenied:
+        # Asked before authenticate(), which would swallow axes' refusal (a PermissionDenied)
+        # and let simplejwt answer 401 "no active account". The attempt that reaches the limit
+        # is still a wrong password (401); the ones after it are refused (429).
+        data = request.data if isinstance(request.data, dict) else {}
+        if not AxesProxyHandler.is_allowed(request, {"username": data.get("username")}):
             raise exceptions.Throttled(
-                wait=int(get_cool_off(request).total_seconds()), detail=MSG_LOCKED_OUT
-            ) from None
+                wait=int(get_cool_off(request).total_seconds()), detail=str(MSG_LOCKED_OUT)
+            )
+        return super().post(request, *args, **kwargs)
 
 
 class TokenRotateView(TokenRefreshView):
     @extend_schema(
         tags=["auth"],
-        responses={200: TokenPairSerializer},
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(
+                schema.ErrorResponse401Serializer,
+                description="The refresh token is invalid, expired or already used.",
+            ),
+        },
         summary="Refresh: a new token pair; the old refresh token is blacklisted",
     )
     def post(self, request, *args, **kwargs):
@@ -108,9 +131,28 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (`1`, `0`); anything else is refused, not read as "no filter"."""
+
+    widget = forms.TextInput  # NullBooleanSelect would read any unknown value as "unknown"
+    default_error_messages = {"invalid": _("Enter true or false.")}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        result = super().to_python(value)
+        if result is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return result
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     search = django_filters.CharFilter(method="filter_search", max_length=150)
 
     class Meta:
@@ -135,10 +177,13 @@ class UserViewSet(
     """Admins manage every user; managers see the active technicians they assign tickets to."""
 
     serializer_class = UserSerializer
+    filter_backends = (DjangoFilterBackend,)
     filterset_class = UserFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no user
+            return User.objects.none()
         user = self.request.user
         if user.role == Role.ADMIN:
             return User.objects.order_by("username")
@@ -148,11 +193,17 @@ class UserViewSet(
             )
         raise PermissionDenied(MSG_USERS_FORBIDDEN)
 
-    @extend_schema(summary="List users (admin: all; manager: active technicians)")
+    @extend_schema(
+        summary="List users (admin: all; manager: active technicians)",
+        responses={200: UserSerializer(many=True), 403: schema.FORBIDDEN},
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(summary="One user (admin; manager: an active technician)")
+    @extend_schema(
+        summary="One user (admin; manager: an active technician)",
+        responses={200: UserSerializer, 403: schema.FORBIDDEN},
+    )
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 

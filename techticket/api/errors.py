@@ -14,6 +14,7 @@ from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
+from rest_framework_simplejwt.exceptions import DetailDictMixin
 
 from techticket import errors
 from techticket.request_context import current_request_id
@@ -76,6 +77,14 @@ def to_api_exception(exc: Exception) -> Exception:
         return PayloadTooLarge(detail=MSG_BODY_TOO_LARGE, code="request_too_large")
     if isinstance(exc, SuspiciousOperation):
         return exceptions.ParseError(detail=str(exc))
+    if isinstance(exc, DetailDictMixin):
+        # simplejwt puts {"detail", "code", "messages"} in one error's detail; the error shape
+        # would spread it over three errors whose `attr` is "detail", "code"...
+        flat = exceptions.AuthenticationFailed(
+            detail=str(exc.detail["detail"]), code=str(exc.detail["code"])
+        )
+        flat.auth_header = getattr(exc, "auth_header", None)
+        return flat
     return exc
 
 

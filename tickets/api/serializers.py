@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import StrictInputMixin, UserBriefSerializer
+from accounts.api.serializers import UNKNOWN_FIELD_CODE, StrictInputMixin, UserBriefSerializer
 from tickets import policies
 from tickets.history import EVENTS
 from tickets.models import (
@@ -88,7 +88,9 @@ class TicketUpdateSerializer(StrictInputMixin, serializers.Serializer):
         if hasattr(data, "keys"):
             refused = sorted(set(data.keys()) & WORKFLOW_FIELDS)
             if refused:
-                raise serializers.ValidationError({key: [MSG_WORKFLOW_FIELD] for key in refused})
+                raise serializers.ValidationError(
+                    {key: [MSG_WORKFLOW_FIELD] for key in refused}, code=UNKNOWN_FIELD_CODE
+                )
         return super().to_internal_value(data)
 
 

@@ -14,13 +14,14 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from techticket.api import schema
-from techticket.api.concurrency import etag_for, expected_version
+from techticket.api.concurrency import IF_MATCH_PATTERN, etag_for, expected_version
 from techticket.errors import NotFound
 from tickets import attachments as storage
 from tickets import history, selectors, services
@@ -46,6 +47,7 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description='The ticket\'s ETag (its `version`, e.g. "3"). If it is not the current '
     "version, nothing changes and the answer is 412.",
+    pattern=IF_MATCH_PATTERN,
 )
 ETAG = OpenApiParameter(
     "ETag",
@@ -54,6 +56,21 @@ ETAG = OpenApiParameter(
     description="The ticket's version, to send back as If-Match.",
     response=[200, 201],
 )
+
+# What the FilterSet accepts where its fields' types alone would document less (or wrongly).
+LIST_PARAMETERS = [
+    OpenApiParameter("search", OpenApiTypes.STR, description="Full-text search, any text."),
+    OpenApiParameter("assignee", OpenApiTypes.STR, description="A user id, `me` or `none`."),
+    OpenApiParameter("creator", OpenApiTypes.STR, description="A user id or `me`."),
+    *(
+        OpenApiParameter(
+            name,
+            OpenApiTypes.STR,
+            description="A date (YYYY-MM-DD: the whole day counts) or an ISO 8601 date-time.",
+        )
+        for name in ("created_after", "created_before", "updated_after", "updated_before")
+    ),
+]
 
 
 def _ticket_response(request, ticket_id: int, *, status_code: int = 200) -> Response:
@@ -70,7 +87,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     serializer_class = TicketListSerializer
     filterset_class = TicketFilter
     filter_backends = ()
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
 
     def _visible(self, pk) -> Ticket:
@@ -78,13 +95,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List tickets: visibility, filters, search, ordering, pagination",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT, description="Page number (from 1)."),
-            OpenApiParameter(
-                "page_size", OpenApiTypes.INT, description="Tickets per page (default 25, max 100)."
-            ),
-        ],
-        filters=True,
+        parameters=LIST_PARAMETERS,
     )
     def list(self, request):
         tickets = selectors.ticket_list(user=request.user, filters=request.query_params)
@@ -190,7 +201,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["POST"],
         summary="Upload 1–10 files (multipart, repeat the `file` part)",
-        request={"multipart/form-data": AttachmentUploadSerializer},
+        request=AttachmentUploadSerializer,
         responses={
             201: AttachmentSerializer(many=True),
             413: schema.PAYLOAD_TOO_LARGE,
@@ -200,7 +211,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @action(
         detail=True,
         methods=["get", "post"],
-        parser_classes=(MultiPartParser, FormParser),
+        parser_classes=(MultiPartParser,),
         pagination_class=None,
     )
     def attachments(self, request, pk=None):
@@ -252,7 +263,10 @@ def _workflow_handler(spec: Action):
 
     # DRF routes an @action by its function's name, so the name is set before decorating.
     handler.__name__ = handler.__qualname__ = spec.name
-    documented = extend_schema(
+    routed = action(detail=True, methods=["post"], url_path=spec.name, url_name=spec.name)(handler)
+    # extend_schema after @action: @action replaces the function's `kwargs`, where
+    # extend_schema keeps the schema.
+    return extend_schema(
         tags=["workflow"],
         summary=f"{spec.name}: {', '.join(sorted(spec.sources))} → {spec.target}",
         description=(
@@ -266,19 +280,29 @@ def _workflow_handler(spec: Action):
             409: schema.CONFLICT,
             412: schema.PRECONDITION_FAILED,
         },
-    )(handler)
-    return action(detail=True, methods=["post"], url_path=spec.name, url_name=spec.name)(documented)
+    )(routed)
 
 
 # One endpoint per row of the workflow table: POST /tickets/{id}/<action>/.
 for _name, _spec in ACTIONS.items():
     setattr(TicketViewSet, _name, _workflow_handler(_spec))
 
+# Errors the services report beyond the serializers' own (see techticket.api.errors).
+TicketViewSet = extend_validation_errors(
+    ["invalid"], field_name="If-Match", actions=["partial_update", *ACTIONS]
+)(TicketViewSet)
+TicketViewSet = extend_validation_errors(
+    ["invalid", "unsupported_file_type"], field_name="file", actions=["attachments"]
+)(TicketViewSet)
+TicketViewSet = extend_validation_errors(
+    ["invalid"], field_name="comment", actions=["attachments"]
+)(TicketViewSet)
+
 
 @extend_schema(tags=["attachments"])
 class AttachmentViewSet(viewsets.GenericViewSet):
     queryset = Ticket.objects.none()
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
     http_method_names = ("get", "delete", "head", "options")
 
     @extend_schema(
@@ -294,11 +318,13 @@ class AttachmentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Download the file",
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
+            # The stored type of the file, one of the allowed ones (tickets.attachments).
+            (200, content_type): OpenApiResponse(
                 OpenApiTypes.BINARY,
                 description="The file with its content type; images inline, the rest as an "
                 "attachment; served in a sandbox.",
             )
+            for content_type in dict.fromkeys(storage.ALLOWED_EXTENSIONS.values())
         },
     )
     @action(detail=True, methods=["get"])

@@ -593,14 +593,6 @@ def test_error_pages_send_the_security_headers_and_no_inline_script(settings):
         assert_no_executable_markup(response.content.decode(), where)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the 400 page for a request with a disallowed Host has no X-Frame-Options: "
-        "techticket/settings.py MIDDLEWARE puts XFrameOptionsMiddleware below CommonMiddleware, "
-        "which raises DisallowedHost, so the header is never added to that response"
-    ),
-)
 def test_bad_request_page_sends_the_security_headers_and_no_inline_script():
     client = Client(raise_request_exception=False)
 
