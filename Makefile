@@ -13,7 +13,8 @@ MANAGE := DEBUG=$${DEBUG:-1} $(PY) manage.py
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run install install-dev assets migrate messages static demo serve test fuzz lint \
+.PHONY: help run install install-dev assets migrate messages static demo serve test fuzz lint bench \
+	bench-smoke \
 	format check-deploy clean
 
 help: ## List the targets
@@ -65,6 +66,21 @@ run: demo ## Install, migrate, create demo accounts and serve on http://127.0.0.
 
 test: install-dev ## Run the whole test suite with coverage
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# The benchmark runs like production: DEBUG=0, static files collected, a throwaway SECRET_KEY
+# unless one is set.
+BENCH_ENV = DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}
+
+bench: install ## The benchmark of SPEC §9 on the configured database (seeds it if empty)
+	$(BENCH_ENV) $(PY) manage.py collectstatic --no-input -v 0
+	$(BENCH_ENV) $(PY) -m bench.run
+
+bench-smoke: install ## The benchmark on 20,000 tickets in a throwaway SQLite database
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	export $(BENCH_ENV) DATABASE_URL="sqlite:///$$dir/bench.sqlite3" MEDIA_ROOT="$$dir/media" \
+		LOG_DIR="$$dir/logs" BENCH_TICKETS=20000 BENCH_RUNS=3 BENCH_WARMUP=1 \
+		BENCH_LOAD_SECONDS=2 BENCH_WRITE=0; \
+	$(PY) manage.py collectstatic --no-input -v 0 && $(PY) -m bench.run
 
 fuzz: install-dev ## Schema fuzz run of the API (schemathesis) on a throwaway server and database
 	scripts/schema_fuzz.sh

@@ -91,6 +91,7 @@ class TicketListView(LoginRequiredMixin, View):
             tickets = selectors.ticket_list(user=request.user, filters={}).none()
         paginator = Paginator(tickets, _page_size(request.GET.get("page_size")))
         page = paginator.get_page(request.GET.get("page"))
+        page.object_list = selectors.ticket_rows(user=request.user, tickets=page.object_list)
         return render(
             request,
             self.template_name,

@@ -99,7 +99,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         tickets = selectors.ticket_list(user=request.user, filters=request.query_params)
-        page = self.paginate_queryset(tickets)
+        page = selectors.ticket_rows(user=request.user, tickets=self.paginate_queryset(tickets))
         serializer = TicketListSerializer(page, many=True, context={"request": request})
         return self.get_paginated_response(serializer.data)
 
