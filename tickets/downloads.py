@@ -10,7 +10,7 @@ from techticket.errors import NotFound
 from tickets.attachments import stored_path
 from tickets.models import Attachment
 
-SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self'"
 
 
 def attachment_response(attachment: Attachment) -> FileResponse:

@@ -6,7 +6,6 @@ errors become HTTP errors in techticket.api.errors."""
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,7 +21,6 @@ from rest_framework.response import Response
 
 from techticket.api import schema
 from techticket.api.concurrency import IF_MATCH_PATTERN, etag_for, expected_version
-from techticket.errors import NotFound
 from tickets import attachments as storage
 from tickets import history, selectors, services
 from tickets.api.serializers import (
@@ -37,6 +35,7 @@ from tickets.api.serializers import (
     TicketUpdateSerializer,
     action_input_serializer,
 )
+from tickets.downloads import attachment_response
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
 from tickets.workflow import ACTIONS, Action
@@ -329,19 +328,4 @@ class AttachmentViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        attachment = selectors.attachment_get(user=request.user, attachment_id=pk)
-        try:
-            handle = storage.stored_path(attachment.path).open("rb")
-        except (OSError, ValueError):
-            raise NotFound() from None
-        response = FileResponse(
-            handle,
-            content_type=attachment.content_type,
-            as_attachment=not attachment.is_image,
-            filename=attachment.name,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        # Whatever the file holds, it never runs as part of this site.
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return attachment_response(selectors.attachment_get(user=request.user, attachment_id=pk))
