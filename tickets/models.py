@@ -44,7 +44,6 @@ class Status(models.TextChoices):
 
 
 FINISHED_STATUSES = frozenset({Status.CLOSED, Status.CANCELLED})
-OPEN_STATUSES = frozenset(set(Status) - FINISHED_STATUSES - {Status.RESOLVED})
 
 
 def _rank_of(field: str, choices: type[models.TextChoices]) -> Case:

@@ -163,12 +163,3 @@ ACTIONS: dict[str, Action] = {
 }
 
 ACTION_NAMES: tuple[str, ...] = tuple(ACTIONS)
-
-
-def get_action(name: str) -> Action | None:
-    return ACTIONS.get(name)
-
-
-def actions_from(status: str) -> list[Action]:
-    """The actions whose `from` column contains `status`, in table order."""
-    return [action for action in ACTIONS.values() if status in action.sources]

@@ -3,8 +3,8 @@ of the ticket pages, with the exact answer, and proof that a refused POST change
 
 anonymous → the login page with `next`; outside visibility → 404; visible but not allowed → 403;
 allowed → 200 (pages) or a redirect (forms); an action from a wrong status → back to the card
-with an error message. The expectations are SPEC §4 restated by hand below — never computed from
-tickets.policies or tickets.workflow, so that a wrong rule in the code shows up here."""
+with an error message. The expectations are SPEC §4 restated by hand (tickets/tests/spec_table.py),
+never computed from tickets.policies or tickets.workflow, so a wrong rule in the code shows here."""
 
 from __future__ import annotations
 
