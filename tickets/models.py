@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from tickets.search import known_count
+
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 20_000
 COMMENT_MAX_LENGTH = 10_000
@@ -52,6 +54,14 @@ def _rank_of(field: str, choices: type[models.TextChoices]) -> Case:
         default=Value(0),
         output_field=models.SmallIntegerField(),
     )
+
+
+class TicketQuerySet(models.QuerySet):
+    def count(self) -> int:
+        # A search counts its results as it is built (tickets/search.py); counting them again
+        # would repeat the most expensive part of a search for a common word.
+        known = known_count(self) if self._result_cache is None else None
+        return super().count() if known is None else known
 
 
 class Ticket(models.Model):
@@ -121,6 +131,8 @@ class Ticket(models.Model):
         editable=False,
     )
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    objects = TicketQuerySet.as_manager()
 
     history = HistoricalRecords(
         excluded_fields=["priority_rank", "status_rank"],

@@ -1,8 +1,9 @@
 """Full-text search over ticket titles and descriptions (SPEC §4.7): one function, two backends.
 
-- PostgreSQL: a stored generated `tsvector` column (title weight A, description weight B, the
+- PostgreSQL: a table of one `tsvector` per ticket (title weight A, description weight B, the
   `russian` configuration, which stems Cyrillic words with the Russian Snowball stemmer and
-  Latin words with the English one) with a GIN index; ranked with `ts_rank`.
+  Latin words with the English one) kept in step by triggers, with a GIN index; ranked with
+  `ts_rank`.
 - SQLite: a contentless FTS5 table filled by triggers with words stemmed in Python by the same
   Snowball stemmers (PyStemmer); ranked with `bm25`.
 
@@ -10,19 +11,25 @@ On both, `ё` and `е` are one letter, case does not matter, every word must mat
 word also matches as a prefix (`принт` finds `принтер`). User input is reduced to plain words
 before it reaches either engine, so quotes, operators, `NEAR(`, NUL bytes or a 10 KB string
 can only ever find something or nothing.
+
+Both keep the index beside the tickets table, so the number of tickets containing the words is
+one cheap query: it decides between ranking by relevance (up to RANK_LIMIT matches) and the
+newest first (past it), and is the result count itself when nothing else narrows the list.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
 from django.db import connection
-from django.db.models import BooleanField, FloatField, QuerySet, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import FloatField, QuerySet, Value
 
-FTS_TABLE = "tickets_ticket_fts"
+FTS_TABLE = "tickets_ticket_fts"  # SQLite
+SEARCH_TABLE = "tickets_ticket_search"  # PostgreSQL
+SEARCH_INDEX = "ticket_search_document"
 SQLITE_STEM_FUNCTION = "tt_search_stem"
 # bm25 weights of the FTS5 columns (title, description): a word in the title counts more.
 BM25_WEIGHTS = (10.0, 4.0)
@@ -111,42 +118,129 @@ def postgres_tsquery(terms: list[str]) -> str:
     return " & ".join(parts)
 
 
+# Relevance ranking costs work in proportion to the number of tickets that contain the words:
+# up to this many, results are ranked; past it (a word in a tenth of a million tickets says
+# little about relevance anyway) the newest come first, which an index serves at once.
+RANK_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class SearchCount:
+    """The number of results, counted while the search was built, and the shape of the query
+    it was counted for: `TicketQuerySet.count` answers with it while nothing was added."""
+
+    total: int
+    conditions: int
+
+
+class _SQLite:
+    """FTS5: the MATCH drives a ranked query (bm25 needs it); a recency query keeps the
+    tickets' own indexes in charge (`+id` stops SQLite probing the table once per match)."""
+
+    def matches_sql(self, terms):
+        expression = sqlite_match_expression(terms)
+        return f"SELECT COUNT(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [expression]
+
+    def ranked(self, queryset, terms):
+        table = queryset.model._meta.db_table
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        return queryset.extra(
+            select={"search_rank": f"-bm25({FTS_TABLE}, {weights})"},
+            tables=[FTS_TABLE],
+            where=[f'{FTS_TABLE}.rowid = "{table}"."id"', f"{FTS_TABLE} MATCH %s"],
+            params=[sqlite_match_expression(terms)],
+        )
+
+    def recent(self, queryset, terms):
+        table = queryset.model._meta.db_table
+        return queryset.extra(
+            where=[
+                f'+"{table}"."id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)'
+            ],
+            params=[sqlite_match_expression(terms)],
+        )
+
+
+class _PostgreSQL:
+    """The search table (one tsvector per ticket) and its GIN index."""
+
+    _MATCH = f"{SEARCH_TABLE}.document @@ to_tsquery('russian', %s)"
+
+    def matches_sql(self, terms):
+        return f"SELECT COUNT(*) FROM {SEARCH_TABLE} WHERE {self._MATCH}", [postgres_tsquery(terms)]
+
+    def ranked(self, queryset, terms):
+        table = queryset.model._meta.db_table
+        tsquery = postgres_tsquery(terms)
+        return queryset.extra(
+            select={"search_rank": f"ts_rank({SEARCH_TABLE}.document, to_tsquery('russian', %s))"},
+            select_params=[tsquery],
+            tables=[SEARCH_TABLE],
+            where=[f'{SEARCH_TABLE}.ticket_id = "{table}"."id"', self._MATCH],
+            params=[tsquery],
+        )
+
+    def recent(self, queryset, terms):
+        table = queryset.model._meta.db_table
+        return queryset.extra(
+            where=[f'"{table}"."id" IN (SELECT ticket_id FROM {SEARCH_TABLE} WHERE {self._MATCH})'],
+            params=[postgres_tsquery(terms)],
+        )
+
+
+def _engine():
+    return _PostgreSQL() if connection.vendor == "postgresql" else _SQLite()
+
+
 def search_tickets(queryset: QuerySet, query: str) -> QuerySet:
-    """Filter `queryset` (of tickets) to those matching `query` and annotate `search_rank`
-    (higher is more relevant). A query with no words matches nothing."""
+    """Filter `queryset` (of tickets, already narrowed by every other filter) to those
+    matching `query`. Ranked by relevance (a `search_rank` annotation, higher is more relevant)
+    when at most RANK_LIMIT tickets contain the words, otherwise left to the caller's recency
+    ordering. Runs one query, which counts the matches — and the results, when `queryset` has
+    other conditions — so the pagination that follows needs no count of its own. A query with
+    no words matches nothing."""
     terms = query_words(query)
-    if not terms:
+    if not terms or queryset.query.is_empty():
         # Annotated all the same, so a caller may order by `search_rank` whatever the query.
         return queryset.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
-    table = queryset.model._meta.db_table
-    if connection.vendor == "postgresql":
-        tsquery = postgres_tsquery(terms)
-        matches = RawSQL(
-            f'"{table}"."search_vector" @@ to_tsquery(\'russian\', %s)',
-            [tsquery],
-            output_field=BooleanField(),
-        )
-        rank = RawSQL(
-            f'ts_rank("{table}"."search_vector", to_tsquery(\'russian\', %s))',
-            [tsquery],
-            output_field=FloatField(),
-        )
-        return queryset.filter(matches).annotate(search_rank=rank)
-
-    # One join with the FTS table: the MATCH drives the query, bm25 is computed once per
-    # matching row. (A correlated subquery per ticket would run the MATCH again for each.)
-    expression = sqlite_match_expression(terms)
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    return queryset.extra(
-        select={"search_rank": f"-bm25({FTS_TABLE}, {weights})"},
-        tables=[FTS_TABLE],
-        where=[f'{FTS_TABLE}.rowid = "{table}"."id"', f"{FTS_TABLE} MATCH %s"],
-        params=[expression],
-    )
+    engine = _engine()
+    matches_sql, matches_params = engine.matches_sql(terms)
+    recent = engine.recent(queryset, terms)
+    with connection.cursor() as cursor:
+        if queryset.query.where:
+            inner_sql, inner_params = recent.order_by().values("pk").query.sql_with_params()
+            cursor.execute(
+                f"SELECT ({matches_sql}), (SELECT COUNT(*) FROM ({inner_sql}) AS matched)",
+                [*matches_params, *inner_params],
+            )
+            matches, total = cursor.fetchone()
+        else:
+            cursor.execute(matches_sql, matches_params)
+            matches = total = cursor.fetchone()[0]
+    result = engine.ranked(queryset, terms) if matches <= RANK_LIMIT else recent
+    result.query.search_count = SearchCount(total, len(result.query.where.children))
+    return result
 
 
-def is_searched(queryset: QuerySet) -> bool:
-    """Whether `search_tickets` filtered this queryset (it then has a `search_rank`)."""
+def known_count(queryset: QuerySet) -> int | None:
+    """The number of results `search_tickets` counted for this queryset, if nothing that
+    changes it was added since; None otherwise."""
+    counted = getattr(queryset.query, "search_count", None)
+    query = queryset.query
+    if (
+        counted is None
+        or counted.conditions != len(query.where.children)
+        or query.is_sliced
+        or query.distinct
+        or query.combinator
+        or query.is_empty()
+    ):
+        return None
+    return counted.total
+
+
+def is_ranked(queryset: QuerySet) -> bool:
+    """Whether `search_tickets` ranked this queryset (it then has a `search_rank`)."""
     return "search_rank" in queryset.query.annotations or "search_rank" in queryset.query.extra
 
 
@@ -181,17 +275,67 @@ SQLITE_DROP = [
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_insert",
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
 ]
+# The document of one ticket: title (weight A) and description (weight B), `ё` read as `е`.
+_POSTGRES_DOCUMENT = (
+    "setweight(to_tsvector('russian'::regconfig, translate({title}, 'ёЁ', 'еЕ')), 'A') || "
+    "setweight(to_tsvector('russian'::regconfig, translate({description}, 'ёЁ', 'еЕ')), 'B')"
+)
+_NEW_DOCUMENT = _POSTGRES_DOCUMENT.format(title="NEW.title", description="NEW.description")
+POSTGRES_CLEAR = f"DELETE FROM {SEARCH_TABLE}"
+POSTGRES_FILL = (
+    f"INSERT INTO {SEARCH_TABLE} (ticket_id, document) SELECT id, "
+    + _POSTGRES_DOCUMENT.format(title="title", description="description")
+    + " FROM tickets_ticket"
+)
+POSTGRES_CREATE_INDEX = f"CREATE INDEX {SEARCH_INDEX} ON {SEARCH_TABLE} USING GIN (document)"
+# A narrow table of its own (ticket id and document, about a third of a ticket row): counting
+# the tickets that contain a common word reads that many fewer pages. Triggers keep it in step
+# with the tickets table, including TRUNCATE (which fires no row triggers).
 POSTGRES_CREATE = [
-    """ALTER TABLE tickets_ticket ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('russian'::regconfig, translate(title, 'ёЁ', 'еЕ')), 'A') ||
-        setweight(to_tsvector('russian'::regconfig, translate(description, 'ёЁ', 'еЕ')), 'B')
-    ) STORED""",
-    "CREATE INDEX ticket_search_vector ON tickets_ticket USING GIN (search_vector)",
+    f"CREATE TABLE {SEARCH_TABLE} (ticket_id integer PRIMARY KEY, document tsvector NOT NULL)",
+    f"""CREATE FUNCTION {SEARCH_TABLE}_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {SEARCH_TABLE} (ticket_id, document)
+        VALUES (NEW.id, {_NEW_DOCUMENT})
+        ON CONFLICT (ticket_id) DO UPDATE SET document = EXCLUDED.document;
+        RETURN NULL;
+    END $$""",
+    f"""CREATE FUNCTION {SEARCH_TABLE}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM {SEARCH_TABLE} WHERE ticket_id = OLD.id;
+        RETURN NULL;
+    END $$""",
+    f"""CREATE FUNCTION {SEARCH_TABLE}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        TRUNCATE {SEARCH_TABLE};
+        RETURN NULL;
+    END $$""",
+    f"""CREATE TRIGGER {SEARCH_TABLE}_insert AFTER INSERT ON tickets_ticket
+        FOR EACH ROW EXECUTE FUNCTION {SEARCH_TABLE}_write()""",
+    f"""CREATE TRIGGER {SEARCH_TABLE}_update AFTER UPDATE OF title, description ON tickets_ticket
+        FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title
+                           OR OLD.description IS DISTINCT FROM NEW.description)
+        EXECUTE FUNCTION {SEARCH_TABLE}_write()""",
+    f"""CREATE TRIGGER {SEARCH_TABLE}_delete AFTER DELETE ON tickets_ticket
+        FOR EACH ROW EXECUTE FUNCTION {SEARCH_TABLE}_delete()""",
+    f"""CREATE TRIGGER {SEARCH_TABLE}_truncate AFTER TRUNCATE ON tickets_ticket
+        FOR EACH STATEMENT EXECUTE FUNCTION {SEARCH_TABLE}_truncate()""",
+    POSTGRES_FILL,
+    POSTGRES_CREATE_INDEX,
 ]
 POSTGRES_DROP = [
-    "DROP INDEX IF EXISTS ticket_search_vector",
-    "ALTER TABLE tickets_ticket DROP COLUMN IF EXISTS search_vector",
+    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_truncate ON tickets_ticket",
+    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_delete ON tickets_ticket",
+    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_update ON tickets_ticket",
+    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_insert ON tickets_ticket",
+    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_truncate()",
+    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_delete()",
+    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_write()",
+    f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
 ]
+# Bulk loads (seed_bench) switch the row triggers off, then fill the table and build the GIN
+# index once, which is far cheaper than row by row.
+POSTGRES_ROW_TRIGGERS = (f"{SEARCH_TABLE}_insert", f"{SEARCH_TABLE}_update")
 
 
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
@@ -203,26 +347,13 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
         )
 
 
-def create_index(schema_editor) -> None:
-    statements = POSTGRES_CREATE if schema_editor.connection.vendor == "postgresql" else []
-    if schema_editor.connection.vendor == "sqlite":
-        statements = SQLITE_CREATE
-    for sql in statements:
-        schema_editor.execute(sql)
-
-
-def drop_index(schema_editor) -> None:
-    vendor = schema_editor.connection.vendor
-    for sql in POSTGRES_DROP if vendor == "postgresql" else SQLITE_DROP:
-        schema_editor.execute(sql)
-
-
 def rebuild_index() -> int:
-    """Refill the search index from the tickets table; returns the number of tickets indexed.
-    On PostgreSQL the column is generated by the database, so only the GIN index is rebuilt."""
+    """Refill the search index from the tickets table; returns the number of tickets indexed."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("REINDEX INDEX ticket_search_vector")
+            cursor.execute(POSTGRES_CLEAR)
+            cursor.execute(POSTGRES_FILL)
+            cursor.execute(f"REINDEX INDEX {SEARCH_INDEX}")
         else:
             cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
             cursor.execute(

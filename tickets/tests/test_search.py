@@ -10,10 +10,12 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
+from tickets import search
 from tickets.models import Ticket
 from tickets.search import (
     MAX_QUERY_TERMS,
     MAX_TERM_LENGTH,
+    is_ranked,
     postgres_tsquery,
     query_words,
     search_tickets,
@@ -313,6 +315,94 @@ def test_search_respects_other_filters_of_the_queryset(make_ticket):
     assert found_ids("принтер", Ticket.objects.filter(creator=mine.creator)) == [mine.pk]
     assert found_ids("принтер", Ticket.objects.filter(creator=someone_else)) == [theirs.pk]
     assert found_ids("принтер", Ticket.objects.filter(pk=-1)) == []
+    assert found_ids("принтер", Ticket.objects.none()) == []
+
+
+# --- Many matches: newest first, counted once ---------------------------------------------
+
+
+@pytest.fixture
+def printer_tickets(make_ticket, unrelated_tickets):
+    """Three printer tickets, the best match (the word twice in the title) the oldest."""
+    best = make_ticket("Принтер: принтер не печатает", "Принтер сломался, принтер гудит.")
+    middle = make_ticket("Сломался принтер", "Не печатает.")
+    newest = make_ticket("Заявка", "Где-то в описании упомянут принтер.")
+    return best, middle, newest
+
+
+@pytest.mark.django_db
+def test_few_matches_are_ranked_by_relevance(printer_tickets):
+    best, middle, newest = printer_tickets
+
+    results = search_tickets(Ticket.objects.all(), "принтер")
+
+    assert is_ranked(results)
+    assert found_ids("принтер") == [best.pk, middle.pk, newest.pk]
+
+
+@pytest.mark.django_db
+def test_past_the_rank_limit_results_are_the_same_tickets_newest_first(
+    printer_tickets, monkeypatch
+):
+    best, middle, newest = printer_tickets
+    monkeypatch.setattr(search, "RANK_LIMIT", 2)
+
+    results = search_tickets(Ticket.objects.all(), "принтер")
+
+    assert not is_ranked(results)
+    assert list(results.order_by("-created_at", "-id").values_list("id", flat=True)) == [
+        newest.pk,
+        middle.pk,
+        best.pk,
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1000, 0])
+def test_the_count_is_taken_while_searching_and_not_repeated(
+    printer_tickets, django_assert_num_queries, monkeypatch, limit
+):
+    monkeypatch.setattr(search, "RANK_LIMIT", limit)
+    with django_assert_num_queries(1):
+        results = search_tickets(Ticket.objects.all(), "принтер").order_by("-id").only("pk")
+    with django_assert_num_queries(0):
+        assert results.count() == 3
+    with django_assert_num_queries(1):
+        assert len(results[:2]) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1000, 0])
+def test_the_count_of_a_narrowed_search_counts_only_what_the_filters_leave(
+    printer_tickets, make_ticket, django_assert_num_queries, monkeypatch, limit
+):
+    monkeypatch.setattr(search, "RANK_LIMIT", limit)
+    someone_else = UserFactory()
+    theirs = make_ticket("Сломался принтер", creator=someone_else)
+
+    with django_assert_num_queries(1):
+        results = search_tickets(Ticket.objects.filter(creator=someone_else), "принтер")
+    with django_assert_num_queries(0):
+        assert results.count() == 1
+    assert list(results.values_list("id", flat=True)) == [theirs.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1000, 0])
+def test_a_filter_added_after_the_search_is_counted_again(
+    printer_tickets, django_assert_num_queries, monkeypatch, limit
+):
+    monkeypatch.setattr(search, "RANK_LIMIT", limit)
+    middle = printer_tickets[1]
+    results = search_tickets(Ticket.objects.all(), "принтер")
+
+    with django_assert_num_queries(1):
+        assert results.filter(pk=middle.pk).count() == 1
+    with django_assert_num_queries(1):
+        assert results.exclude(pk=middle.pk).count() == 2
+    assert results.none().count() == 0
+    with django_assert_num_queries(1):
+        assert results[:1].count() == 1
 
 
 # --- rebuild_search_index ------------------------------------------------------------------
