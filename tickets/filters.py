@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from tickets.models import Category, Priority, Status
-from tickets.search import is_searched, search_tickets
+from tickets.search import is_ranked, search_tickets
 
 MSG_USER_REF = _("Enter a user id, “me” or “none”.")
 MSG_USER_REF_NO_NONE = _("Enter a user id or “me”.")
 MSG_DATE = _("Enter a date (YYYY-MM-DD) or a date and time in ISO 8601.")
+MSG_DATE_RANGE = _("Enter a date from 1900-01-01 to 9998-12-31.")
 MSG_CHOICE = _("Select a valid choice. %(value)s is not one of the available choices.")
 
 # Model field → `ordering` parameter value (django-filter's direction). Priority orders by
@@ -30,6 +31,8 @@ ORDERING_FIELDS = {
     "status_rank": "status",
     "id": "id",
 }
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(9998, 12, 31)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -54,6 +57,12 @@ class CommaSeparatedChoiceField(forms.MultipleChoiceField):
 
 class MultiChoiceFilter(django_filters.MultipleChoiceFilter):
     field_class = CommaSeparatedChoiceField
+
+    def __init__(self, *args, **kwargs):
+        # One value per ticket: no join can repeat a row, so no DISTINCT (which would turn
+        # every count into a subquery).
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
 
 
 class UserRefField(forms.CharField):
@@ -104,12 +113,20 @@ class IsoDateTimeBoundField(forms.CharField):
             moment = day = None
         if moment is None and day is None:
             raise forms.ValidationError(MSG_DATE, code="invalid")
-        if moment is None:
-            start = dt.datetime.combine(day, dt.time.min)
-            return timezone.make_aware(start), True
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment, False
+        whole_day = moment is None
+        if whole_day:
+            moment = dt.datetime.combine(day, dt.time.min)
+        try:
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            in_utc = moment.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            in_utc = None
+        # The filters add a day to a date and compare in UTC: the ends of the calendar would
+        # overflow, and no ticket is that old or that new anyway.
+        if in_utc is None or not (EARLIEST_DATE <= in_utc.date() <= LATEST_DATE):
+            raise forms.ValidationError(MSG_DATE_RANGE, code="invalid")
+        return moment, whole_day
 
 
 class DateBoundFilter(django_filters.Filter):
@@ -133,6 +150,14 @@ class DateBoundFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__lte": moment})
 
 
+class OrderingFilter(django_filters.OrderingFilter):
+    """Validates `ordering`; TicketFilter.filter_queryset orders, once, after the search (and
+    skips empty items: `ordering=id,` is `ordering=id`)."""
+
+    def filter(self, qs, value):
+        return qs
+
+
 class TicketFilter(django_filters.FilterSet):
     # Any text is a valid search (SPEC §4.7): its words are capped, not the text's length.
     search = django_filters.CharFilter(method="filter_search")
@@ -145,26 +170,27 @@ class TicketFilter(django_filters.FilterSet):
     created_before = DateBoundFilter(field_name="created_at", bound="before")
     updated_after = DateBoundFilter(field_name="updated_at", bound="after")
     updated_before = DateBoundFilter(field_name="updated_at", bound="before")
-    ordering = django_filters.OrderingFilter(fields=ORDERING_FIELDS)
+    ordering = OrderingFilter(fields=ORDERING_FIELDS)
 
     def __init__(self, data=None, queryset=None, *, request=None, user: User | None = None, **kw):
         super().__init__(data=data, queryset=queryset, request=request, **kw)
         self.user = user or (getattr(request, "user", None) if request is not None else None)
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        if not value.strip():
-            return qs
-        return search_tickets(qs, value)
+        return qs  # applied last, in filter_queryset: it counts what the other filters left
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)
-        params = self.form.cleaned_data.get("ordering") or []
+        query = self.form.cleaned_data.get("search") or ""
+        if query.strip():
+            queryset = search_tickets(queryset, query)
+        params = [p for p in self.form.cleaned_data.get("ordering") or [] if p]
         ordering = [self.filters["ordering"].get_ordering_value(p) for p in params]
         if ordering:
             # A unique tie-breaker keeps pages stable when many rows share a value.
             tiebreak = "id" if ordering[-1].lstrip("-") != "id" else None
             direction = "-" if ordering[-1].startswith("-") else ""
             return queryset.order_by(*ordering, *([direction + tiebreak] if tiebreak else []))
-        if is_searched(queryset):
+        if is_ranked(queryset):
             return queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset.order_by("-created_at", "-id")
