@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from accounts.models import User
@@ -69,8 +70,20 @@ class Entry:
 @dataclass
 class Timeline:
     entries: list[Entry]
-    # Users named by `assignee` changes (raw ids in the entries), for display.
-    users: dict[int, User]
+
+    @cached_property
+    def users(self) -> dict[int, User]:
+        """Users named by `assignee` changes (raw ids in the entries), for display: one query,
+        the first time a page asks (the API shows the ids)."""
+        ids = {
+            value
+            for entry in self.entries
+            for change in entry.changes
+            if change.field == "assignee"
+            for value in (change.old, change.new)
+            if value is not None
+        }
+        return {u.pk: u for u in User.objects.filter(pk__in=ids)} if ids else {}
 
 
 def _field_value(record, name: str) -> Any:
@@ -117,35 +130,42 @@ def _ticket_entries(records: list) -> list[Entry]:
 def ticket_timeline(*, user: User, ticket: Ticket) -> Timeline:
     """Creation, edits (old → new), workflow actions with their reason or resolution,
     comments and attachments added or removed — oldest first. Internal notes, and files
-    attached to them, are left out for viewers who may not see them. Four queries."""
+    attached to them, are left out for viewers who may not see them. Three queries (a fourth
+    when a page asks for the names in `users`)."""
     ticket_records = list(
         ticket.history.select_related("history_user").order_by("history_date", "history_id")
     )
-    comment_records = list(
-        Comment.history.filter(ticket_id=ticket.pk, history_type="+")
+    comment_history = list(
+        Comment.history.filter(ticket_id=ticket.pk)
         .select_related("history_user")
         .order_by("history_date", "history_id")
     )
+    comment_records = [r for r in comment_history if r.history_type == "+"]
     attachment_records = list(
         Attachment.history.filter(ticket_id=ticket.pk, history_type__in=["+", "-"])
         .select_related("history_user")
         .order_by("history_date", "history_id")
     )
     sees_internal = policies.can_see_internal(user)
-    internal_comments = {r.id for r in comment_records if r.internal}
+    # A comment counts as internal as it is now (or was when deleted): an admin may turn a
+    # public comment into an internal note afterwards, and it must vanish from the requester's
+    # history too, with its files.
+    internal_now = {r.id: r.internal for r in comment_history}
+    internal_comments = {pk for pk, internal in internal_now.items() if internal}
 
     timed: list[tuple[datetime, int, int, Entry]] = []
     for order, entry in enumerate(_ticket_entries(ticket_records)):
         timed.append((entry.at, 0, order, entry))
     for record in comment_records:
-        if record.internal and not sees_internal:
+        internal = record.id in internal_comments
+        if internal and not sees_internal:
             continue
         entry = Entry(
             at=record.history_date,
             actor=record.history_user,
             event="commented",
             comment_id=record.id,
-            internal=record.internal,
+            internal=internal,
         )
         timed.append((entry.at, 1, record.history_id, entry))
     for record in attachment_records:
@@ -163,15 +183,4 @@ def ticket_timeline(*, user: User, ticket: Ticket) -> Timeline:
         )
         timed.append((entry.at, 2, record.history_id, entry))
     timed.sort(key=lambda item: item[:3])
-    entries = [item[3] for item in timed]
-
-    user_ids = {
-        value
-        for entry in entries
-        for change in entry.changes
-        if change.field == "assignee"
-        for value in (change.old, change.new)
-        if value is not None
-    }
-    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
-    return Timeline(entries=entries, users=users)
+    return Timeline(entries=[item[3] for item in timed])

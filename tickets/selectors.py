@@ -92,13 +92,12 @@ def ticket_for_response(*, user: User, ticket_id: int) -> Ticket:
     )
 
 
-def ticket_comments(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
+def ticket_comments(*, user: User, ticket: Ticket, with_files: bool = True) -> QuerySet[Comment]:
     """The comments of a visible ticket that `user` may see, oldest first, with their
-    authors and visible attachments."""
-    return (
-        policies.visible_comments(user, ticket)
-        .select_related("author")
-        .prefetch_related(
+    authors and (unless the caller has them already) their attachments."""
+    comments = policies.visible_comments(user, ticket).select_related("author")
+    if with_files:
+        comments = comments.prefetch_related(
             Prefetch(
                 "attachments",
                 queryset=Attachment.objects.select_related("uploaded_by").order_by(
@@ -106,8 +105,7 @@ def ticket_comments(*, user: User, ticket: Ticket) -> QuerySet[Comment]:
                 ),
             )
         )
-        .order_by("created_at", "id")
-    )
+    return comments.order_by("created_at", "id")
 
 
 def ticket_attachments(*, user: User, ticket: Ticket) -> QuerySet[Attachment]:

@@ -137,8 +137,14 @@ def _detail_context(request, ticket, **forms) -> dict:
     actions = [ACTIONS[name] for name in policies.allowed_actions(user, ticket)]
     action_forms = forms.pop("action_forms", {})
     attachments = list(selectors.ticket_attachments(user=user, ticket=ticket))
+    files_of: dict[int, list] = {}
     for attachment in attachments:
         attachment.ticket = ticket  # already loaded; the policy reads it
+        files_of.setdefault(attachment.comment_id, []).append(attachment)
+    # The comments' files are among the ticket's visible ones: no second query for them.
+    comments = list(selectors.ticket_comments(user=user, ticket=ticket, with_files=False))
+    for comment in comments:
+        comment.files = files_of.get(comment.pk, [])
     return {
         "ticket": ticket,
         "actions": [
@@ -149,7 +155,7 @@ def _detail_context(request, ticket, **forms) -> dict:
             )
             for action in actions
         ],
-        "comments": selectors.ticket_comments(user=user, ticket=ticket),
+        "comments": comments,
         "attachments": attachments,
         "deletable_attachments": {
             a.pk for a in attachments if policies.can_delete_attachment(user, a)
@@ -276,14 +282,8 @@ class CommentCreateView(LoginRequiredMixin, DomainErrorsMixin, View):
                     ticket=ticket.pk,
                     text=form.cleaned_data["text"],
                     internal=form.cleaned_data.get("internal", False),
+                    files=form.cleaned_data["file"] or (),
                 )
-                if form.cleaned_data["file"]:
-                    services.attachment_add(
-                        actor=request.user,
-                        ticket=ticket.pk,
-                        files=form.cleaned_data["file"],
-                        comment=comment,
-                    )
             except ValidationError as exc:
                 add_form_errors(form, exc)
             else:
