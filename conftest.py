@@ -25,6 +25,7 @@ def _test_storage(settings, tmp_path):
     """Each test stores attachments in its own folder and leaves nothing behind; static files
     come from the finders, so tests need no `collectstatic`."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "media" / "attachments" / ".incoming")
     # Hashing strength is Django's concern, not ours; a fast hasher keeps the suite quick.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 from pathlib import Path
 
 from techticket.request_context import current_request_id, current_user_id
@@ -18,25 +19,44 @@ BACKUP_COUNT = 10
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds `request_id` and `user_id` to every record (`-` outside a request)."""
+    """Adds `request_id` and `user_id` to every record (`-` outside a request).
+
+    Django logs a 4xx/5xx response (`Not Found: …`) after the middleware has finished, with the
+    request in the record: the ids then come from the request itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
         if not hasattr(record, "request_id"):
-            record.request_id = current_request_id() or "-"
+            record.request_id = current_request_id() or getattr(request, "request_id", None) or "-"
         if not hasattr(record, "user_id"):
-            record.user_id = current_user_id() or "-"
+            user = getattr(request, "user", None) if request is not None else None
+            record.user_id = current_user_id() or (
+                user.pk if user is not None and user.is_authenticated else "-"
+            )
         return True
 
 
+# C0 and C1 control characters but the tab: line breaks would forge a log line, terminal escape
+# sequences (ESC [ …) could rewrite what a terminal shows of the log.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_control(match: re.Match) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\x{ord(char):02x}"
+
+
 class SingleLineFormatter(logging.Formatter):
-    """Escapes line breaks in the message so user input cannot forge a log line.
+    """Escapes line breaks and other control characters in the message, so user input can
+    neither forge a log line nor send escape sequences to a terminal showing the log.
 
     Tracebacks still follow on their own lines, indented, after the message.
     """
 
     def format(self, record: logging.LogRecord) -> str:
         original = record.msg, record.args
-        record.msg = record.getMessage().replace("\r", "\\r").replace("\n", "\\n")
+        record.msg = _CONTROL.sub(_escape_control, record.getMessage())
         record.args = None
         try:
             return super().format(record)

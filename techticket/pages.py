@@ -7,12 +7,17 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.forms import Form
 from django.http import Http404
+from django.shortcuts import render
 
 from techticket import errors
 
+INSUFFICIENT_STORAGE = 507
+
 
 class DomainErrorsMixin:
-    """NotFound becomes 404 and PermissionDenied 403 for every page view using it."""
+    """NotFound becomes 404 and PermissionDenied 403 for every page view using it; a file the
+    server could not store (a full disk) a 507 page. Views show the other errors on their
+    forms."""
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -21,6 +26,10 @@ class DomainErrorsMixin:
             raise Http404 from None
         except errors.PermissionDenied as exc:
             raise DjangoPermissionDenied(str(exc.message)) from None
+        except errors.ApplicationError as exc:
+            if exc.status_code != INSUFFICIENT_STORAGE:
+                raise
+            return render(request, "errors/507.html", {"message": exc.message}, status=507)
 
 
 def add_form_errors(form: Form, exc: errors.ValidationError) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from datetime import timedelta
@@ -32,7 +33,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is required when DEBUG=0; set it in the environment or in .env."
         )
-    SECRET_KEY = "django-insecure-development-only-key-never-used-when-debug-is-off"  # noqa: S105
+    SECRET_KEY = "django-insecure-development-only-key-never-used-when-debug-is-off"  # noqa: S105  # nosec B105 - DEBUG only
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 
@@ -202,6 +203,15 @@ MEDIA_URL = "/media/"
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 # Uploads larger than this go to a temporary file instead of memory (SPEC §4.5 streaming).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Larger uploads go to a temporary file beside the attachments (tickets/uploads.py). Made
+# here, as the log folder is: Django's checks want it to exist.
+FILE_UPLOAD_TEMP_DIR = str(Path(MEDIA_ROOT) / "attachments" / ".incoming")
+with contextlib.suppress(OSError):  # a read-only MEDIA_ROOT is reported by `check`
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "tickets.uploads.TemporaryFileUploadHandler",
+]
 FILE_UPLOAD_PERMISSIONS = 0o640
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -212,6 +222,9 @@ CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SECURE_SSL_REDIRECT
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True  # read by the server only
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if SECURE_SSL_REDIRECT else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL_REDIRECT
 SECURE_HSTS_PRELOAD = SECURE_SSL_REDIRECT
@@ -253,7 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "techticket.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["techticket.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "techticket.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
@@ -273,6 +286,9 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
+    # Tokens carry a fingerprint of the password hash: a password change ends every token
+    # issued before it, as it ends the user's other browser sessions (refresh: RefreshSerializer).
+    "CHECK_REVOKE_TOKEN": True,  # nosec B105  # a switch, not a secret
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tech_ticket API",

@@ -298,9 +298,18 @@ def ticket_delete(*, actor: User, ticket: Ticket | int) -> None:
 
 
 @transaction.atomic
-def comment_add(*, actor: User, ticket: Ticket | int, text: str, internal: bool = False) -> Comment:
+def comment_add(
+    *,
+    actor: User,
+    ticket: Ticket | int,
+    text: str,
+    internal: bool = False,
+    files: Sequence = (),
+) -> Comment:
     """Anyone who sees an open ticket comments (managers and admins always); internal notes
-    only by staff. History: `commented`; event: comment.added."""
+    only by staff. With `files`, they are attached to the comment in the same transaction
+    (`attachment_add`): a refused file leaves no comment either. History: `commented`; event:
+    comment.added."""
     current = _locked_ticket(actor, ticket)
     if not policies.can_comment(actor, current):
         raise PermissionDenied()
@@ -321,6 +330,8 @@ def comment_add(*, actor: User, ticket: Ticket | int, text: str, internal: bool 
         comment_id=comment.pk,
         internal=comment.internal,
     )
+    if files:
+        attachment_add(actor=actor, ticket=current, files=files, comment=comment)
     return comment
 
 

@@ -1,12 +1,25 @@
-"""The size limit of SPEC §4.5 applied while a multipart body is parsed, before a byte of an
-oversized file is written to disk: an upload handler placed first skips the rest of any file
-that passes ATTACHMENT_MAX_BYTES and notes its name on the request. The API and the pages then
-answer 413 / a form error for it."""
+"""Upload handlers, run while Django parses a multipart body (before any view code).
+
+- The size limit of SPEC §4.5, before a byte of an oversized file is written to disk: a handler
+  placed first skips the rest of any file that passes ATTACHMENT_MAX_BYTES and notes its name
+  on the request. The API and the pages then answer 413 / a form error for it.
+- Django's temporary file of a large upload is written into the attachments' `.incoming/`
+  (FILE_UPLOAD_TEMP_DIR), so a full disk there is answered 507 like a full disk anywhere else
+  in the upload, without a partial file; and what a killed worker leaves behind is found by
+  `manage.py cleanup_orphan_files`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+
 from django.conf import settings
+from django.core.files import uploadhandler
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+
+from tickets.attachments import StorageFailure
 
 
 class SizeLimitUploadHandler(FileUploadHandler):
@@ -25,8 +38,45 @@ class SizeLimitUploadHandler(FileUploadHandler):
         return None
 
 
+class TemporaryFileUploadHandler(uploadhandler.TemporaryFileUploadHandler):
+    """Django's handler, with its directory made on demand and a full disk turned into
+    StorageFailure (507) after the partial temporary file is removed."""
+
+    def new_file(self, *args, **kwargs):
+        os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
+        try:
+            super().new_file(*args, **kwargs)
+        except OSError as exc:
+            raise self._failure(exc) from exc
+
+    def receive_data_chunk(self, raw_data, start):
+        try:
+            return super().receive_data_chunk(raw_data, start)
+        except OSError as exc:
+            raise self._discard(exc) from exc
+
+    def file_complete(self, file_size):
+        try:
+            return super().file_complete(file_size)  # seeks, which flushes the last writes
+        except OSError as exc:
+            raise self._discard(exc) from exc
+
+    def _discard(self, exc: OSError) -> Exception:
+        path = self.file.temporary_file_path()
+        with contextlib.suppress(OSError):
+            self.file.close()  # removes it, unless flushing what is left fails first
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return self._failure(exc)
+
+    @staticmethod
+    def _failure(exc: OSError) -> Exception:
+        return StorageFailure() if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc
+
+
 class UploadLimitMiddleware:
-    """Puts SizeLimitUploadHandler in front of Django's own handlers on every request."""
+    """Puts SizeLimitUploadHandler in front of Django's own handlers on every request, and
+    closes the request's uploaded files before its response leaves."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -34,4 +84,9 @@ class UploadLimitMiddleware:
     def __call__(self, request):
         request.oversized_uploads = []
         request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Django would close (and so delete) the temporary files of the upload once the
+        # response is sent; closing them now means that when the client hears "refused",
+        # nothing of its upload is on the disk any more.
+        request.close()
+        return response

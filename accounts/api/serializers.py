@@ -5,12 +5,16 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import Role, User
 
 MSG_UNKNOWN_FIELD = _("This field is not accepted here.")
 UNKNOWN_FIELD_CODE = "unknown_field"
+MSG_PASSWORD_CHANGED = _("The password has changed since this token was issued; log in again.")
 
 
 class StrictInputMixin:
@@ -91,6 +95,23 @@ class LoginSerializer(TokenObtainPairSerializer):
         data = super().validate(attrs)
         user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
         return data
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's rotation, refusing a refresh token issued before the user's password last
+    changed — as the access tokens are (SIMPLE_JWT["CHECK_REVOKE_TOKEN"]), and as a password
+    change ends the user's other browser sessions."""
+
+    def validate(self, attrs):
+        token = self.token_class(attrs["refresh"])
+        user = User.objects.filter(
+            **{api_settings.USER_ID_FIELD: token.get(api_settings.USER_ID_CLAIM)}
+        ).first()
+        if user is not None and token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+            user.password
+        ):
+            raise AuthenticationFailed(MSG_PASSWORD_CHANGED, code="password_changed")
+        return super().validate(attrs)
 
 
 class TokenPairSerializer(serializers.Serializer):

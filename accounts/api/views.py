@@ -25,6 +25,7 @@ from accounts import services
 from accounts.api.serializers import (
     LoginSerializer,
     RefreshInputSerializer,
+    RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
     UserCreateSerializer,
@@ -86,7 +87,10 @@ class TokenObtainView(TokenObtainPairView):
         # and let simplejwt answer 401 "no active account". The attempt that reaches the limit
         # is still a wrong password (401); the ones after it are refused (429).
         data = request.data if isinstance(request.data, dict) else {}
-        if not AxesProxyHandler.is_allowed(request, {"username": data.get("username")}):
+        username = data.get("username")
+        if isinstance(username, str):
+            username = username.strip()  # as the serializer's CharField will, before logging in
+        if not AxesProxyHandler.is_allowed(request, {"username": username}):
             raise exceptions.Throttled(
                 wait=int(get_cool_off(request).total_seconds()), detail=str(MSG_LOCKED_OUT)
             )
@@ -94,6 +98,8 @@ class TokenObtainView(TokenObtainPairView):
 
 
 class TokenRotateView(TokenRefreshView):
+    serializer_class = RefreshSerializer
+
     @extend_schema(
         tags=["auth"],
         responses={
