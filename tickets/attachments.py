@@ -15,10 +15,12 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 import uuid
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -29,6 +31,9 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from techticket.errors import ApplicationError, AttachmentTooLarge, UnsupportedFileType
+from techticket.events import publish
+from tickets import events
+from tickets.models import Attachment
 
 logger = logging.getLogger(__name__)
 
@@ -312,3 +317,128 @@ def stored_path(path: str) -> Path:
 def remove_stored(path: str) -> None:
     """Delete a stored file; a missing file is fine, a path outside attachments is ValueError."""
     stored_path(path).unlink(missing_ok=True)
+
+
+# --- Files without a row (manage.py cleanup_orphan_files) -----------------------------------
+
+# An upload writes its file first (into .incoming/, then moved into the store) and commits its
+# row last, so a file without a row is normal for as long as an upload can take. Younger files
+# are left alone; only files untouched for longer than this count as orphans.
+ORPHAN_MIN_AGE_SECONDS = 3600
+_ORPHAN_BATCH = 500
+_ORPHAN_EVENT_PATHS = 100
+
+
+class FileOnDisk(NamedTuple):
+    path: str  # relative to MEDIA_ROOT, POSIX, like Attachment.path
+    size: int
+    age: float  # seconds since the file was last modified
+
+
+class RowWithoutFile(NamedTuple):
+    attachment_id: int
+    ticket_id: int
+    path: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StorageAudit:
+    min_age: float
+    orphans: tuple[FileOnDisk, ...]  # no row references them, older than `min_age`
+    young: tuple[FileOnDisk, ...]  # no row references them yet: maybe an upload in flight
+    missing: tuple[RowWithoutFile, ...]  # rows whose file is not on disk
+
+    @property
+    def orphan_bytes(self) -> int:
+        return sum(item.size for item in self.orphans)
+
+
+def _files_under_attachments() -> dict[str, os.stat_result]:
+    """Every file under MEDIA_ROOT/attachments (.incoming included; symlinks not followed)."""
+    media = Path(settings.MEDIA_ROOT)
+    found: dict[str, os.stat_result] = {}
+    for directory, _subdirectories, names in os.walk(media / ATTACHMENTS_DIR):
+        for name in names:
+            path = Path(directory) / name
+            try:
+                found[path.relative_to(media).as_posix()] = path.lstat()
+            except FileNotFoundError:
+                continue  # gone meanwhile: an upload finished or failed
+    return found
+
+
+def _stored_file_exists(path: str) -> bool:
+    try:
+        return stored_path(path).is_file()
+    except ValueError:
+        return False  # a path outside the attachments folder is never served: as good as gone
+
+
+def audit_stored_files(
+    *, min_age: float = ORPHAN_MIN_AGE_SECONDS, now: float | None = None
+) -> StorageAudit:
+    """Compare the files under MEDIA_ROOT/attachments with the Attachment rows; changes nothing.
+    Files no row references are orphans when older than `min_age` seconds, else `young` (an
+    upload commits its row after its file is in place). Rows whose file is missing are listed
+    and logged as warnings. The files are listed before the rows are read, so a row committed
+    meanwhile still counts."""
+    now = time.time() if now is None else now
+    files = _files_under_attachments()
+    referenced: set[str] = set()
+    missing = []
+    rows = Attachment.objects.order_by("pk").values_list("pk", "ticket_id", "path", "name")
+    for attachment_id, ticket_id, path, name in rows.iterator(chunk_size=2000):
+        referenced.add(path)
+        if path not in files and not _stored_file_exists(path):
+            missing.append(RowWithoutFile(attachment_id, ticket_id, path, name))
+            logger.warning(
+                "Attachment %s of ticket %s has no file at %s", attachment_id, ticket_id, path
+            )
+    orphans, young = [], []
+    for path, stat in sorted(files.items()):
+        if path in referenced:
+            continue
+        item = FileOnDisk(path, stat.st_size, max(0.0, now - stat.st_mtime))
+        (orphans if item.age >= min_age else young).append(item)
+    return StorageAudit(min_age, tuple(orphans), tuple(young), tuple(missing))
+
+
+def remove_orphan_files(audit: StorageAudit) -> list[FileOnDisk]:
+    """Delete the orphan files of `audit` (an operator's clean-up: no acting user). Each one is
+    checked again just before: a file a row references by now, or one modified within
+    `audit.min_age`, is kept. Returns the removed files; publishes one
+    `attachment.orphans_removed` event with their count, total size and (the first) paths."""
+    media = Path(settings.MEDIA_ROOT)
+    removed: list[FileOnDisk] = []
+    candidates = list(audit.orphans)
+    for start in range(0, len(candidates), _ORPHAN_BATCH):
+        batch = candidates[start : start + _ORPHAN_BATCH]
+        claimed = set(
+            Attachment.objects.filter(path__in=[item.path for item in batch]).values_list(
+                "path", flat=True
+            )
+        )
+        for item in batch:
+            if item.path in claimed:
+                continue
+            path = media / item.path
+            try:
+                if time.time() - path.lstat().st_mtime < audit.min_age:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                logger.exception("Could not remove the orphan file %s", item.path)
+                continue
+            removed.append(item)
+    if removed:
+        publish(
+            events.ORPHAN_FILES_REMOVED,
+            actor_id=None,
+            files=len(removed),
+            bytes=sum(item.size for item in removed),
+            paths=[item.path for item in removed[:_ORPHAN_EVENT_PATHS]],
+        )
+    return removed

@@ -11,6 +11,7 @@ COMMENT_EDITED = "comment.edited"
 COMMENT_DELETED = "comment.deleted"
 ATTACHMENT_ADDED = "attachment.added"
 ATTACHMENT_REMOVED = "attachment.removed"
+ORPHAN_FILES_REMOVED = "attachment.orphans_removed"  # manage.py cleanup_orphan_files --delete
 
 
 def workflow_event(history_event: str) -> str:
