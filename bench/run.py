@@ -18,7 +18,7 @@ import os
 import platform
 import socket
 import statistics
-import subprocess
+import subprocess  # nosec B404  # starts our own gunicorn: fixed argv, no shell
 import sys
 import threading
 import time
@@ -165,7 +165,7 @@ class Server:
 
     def __enter__(self):
         env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-        self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn from the venv
+        self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn from the venv  # nosec B603
             [
                 str(Path(sys.executable).parent / "gunicorn"),
                 "techticket.wsgi",

@@ -25,7 +25,7 @@ class ErrorCode401Enum(models.TextChoices):
     NOT_AUTHENTICATED = "not_authenticated"
     # simplejwt's: a bad, expired or wrong-type token, a malformed header, a token whose user
     # is gone or inactive, wrong credentials at auth/token/.
-    TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 (an error code, not a secret)
+    TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 (an error code, not a secret)  # nosec B105
     BAD_AUTHORIZATION_HEADER = "bad_authorization_header"
     USER_NOT_FOUND = "user_not_found"
     USER_INACTIVE = "user_inactive"
