@@ -14,6 +14,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: help run install install-dev assets migrate messages static demo serve test fuzz lint bench \
+	stress audit \
 	bench-smoke \
 	format check-deploy clean
 
@@ -64,8 +65,16 @@ run: demo ## Install, migrate, create demo accounts and serve on http://127.0.0.
 		DEBUG=1 $(MANAGE) runserver 127.0.0.1:$(PORT); \
 	fi
 
-test: install-dev ## Run the whole test suite with coverage
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+test: install-dev ## Run the whole test suite with coverage (the stress runs: make stress)
+	$(BIN)/pytest --cov --cov-report=term -m "not stress" $(PYTEST_ARGS)
+
+# Load and fault runs against gunicorn (tests/stress, scripts/stress.py): SQLite, and PostgreSQL
+# too when STRESS_DATABASE_URL names a database to derive throwaway ones from.
+stress: install-dev ## Load (16 clients, STRESS_SECONDS=60) and fault runs (kill -9, full disk)
+	STRESS_SECONDS=$${STRESS_SECONDS:-60} $(BIN)/pytest -m stress -s -v -rs tests/stress $(PYTEST_ARGS)
+
+audit: install-dev ## Security scans: bandit, pip-audit, npm audit (docs/security-scans.md)
+	scripts/security_scan.sh
 
 # The benchmark runs like production: DEBUG=0, static files collected, a throwaway SECRET_KEY
 # unless one is set.
