@@ -29,22 +29,27 @@ class RequestContextFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id() or getattr(request, "request_id", None) or "-"
         if not hasattr(record, "user_id"):
-            user = getattr(request, "user", None) if request is not None else None
+            # Only a user already loaded: logging must never run a query (the database may be
+            # what failed). AuthenticationMiddleware caches the user here once it is read.
+            user = getattr(request, "_cached_user", None) if request is not None else None
             record.user_id = current_user_id() or (
                 user.pk if user is not None and user.is_authenticated else "-"
             )
         return True
 
 
-# C0 and C1 control characters but the tab: line breaks would forge a log line, terminal escape
-# sequences (ESC [ …) could rewrite what a terminal shows of the log.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# C0 and C1 control characters but the tab, Unicode line and paragraph separators, and the
+# bidirectional controls: line breaks would forge a log line, terminal escape sequences (ESC [ …)
+# could rewrite what a terminal shows of the log, bidi controls reorder what a reader sees.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r"}
 
 
 def _escape_control(match: re.Match) -> str:
     char = match.group()
-    return _ESCAPES.get(char) or f"\\x{ord(char):02x}"
+    return _ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
 
 
 class SingleLineFormatter(logging.Formatter):

@@ -29,7 +29,12 @@ class DomainErrorsMixin:
         except errors.ApplicationError as exc:
             if exc.status_code != INSUFFICIENT_STORAGE:
                 raise
-            return render(request, "errors/507.html", {"message": exc.message}, status=507)
+            return storage_failure_page(request, exc)
+
+
+def storage_failure_page(request, exc: errors.ApplicationError):
+    """507: the server could not store a file (a full disk); nothing was changed."""
+    return render(request, "errors/507.html", {"message": exc.message}, status=507)
 
 
 def add_form_errors(form: Form, exc: errors.ValidationError) -> None:

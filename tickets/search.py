@@ -12,9 +12,9 @@ word also matches as a prefix (`принт` finds `принтер`). User input 
 before it reaches either engine, so quotes, operators, `NEAR(`, NUL bytes or a 10 KB string
 can only ever find something or nothing.
 
-Both keep the index beside the tickets table, so the number of tickets containing the words is
-one cheap query: it decides between ranking by relevance (up to RANK_LIMIT matches) and the
-newest first (past it), and is the result count itself when nothing else narrows the list.
+A search counts its results first, in one query (from the index's own table when nothing else
+narrows the list): that number decides between ranking by relevance (up to RANK_LIMIT results)
+and the newest first (past it), and answers the pagination's count.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import FloatField, QuerySet, Value
 
 FTS_TABLE = "tickets_ticket_fts"  # SQLite
@@ -118,26 +118,44 @@ def postgres_tsquery(terms: list[str]) -> str:
     return " & ".join(parts)
 
 
-# Relevance ranking costs work in proportion to the number of tickets that contain the words:
-# up to this many, results are ranked; past it (a word in a tenth of a million tickets says
-# little about relevance anyway) the newest come first, which an index serves at once.
+# Relevance ranking costs work in proportion to the number of results: up to this many they are
+# ranked; past it (a word in a tenth of a million tickets says little about relevance anyway)
+# the newest come first, which an index serves at once.
 RANK_LIMIT = 2000
 
 
 @dataclass(frozen=True)
 class SearchCount:
     """The number of results, counted while the search was built, and the shape of the query
-    it was counted for: `TicketQuerySet.count` answers with it while nothing was added."""
+    it was counted for: `TicketQuerySet.count` answers with it while that shape holds."""
 
     total: int
-    conditions: int
+    shape: tuple
+
+
+def _shape(query) -> tuple:
+    """What a later change to the rows a query returns would have to alter: its conditions
+    (their number, how they combine), its joins and extra tables, its grouping, its
+    distinctness, a combination with another query, a slice."""
+    where = query.where
+    return (
+        len(where.children),
+        where.connector,
+        where.negated,
+        len(query.alias_map),
+        tuple(query.extra_tables),
+        query.group_by,
+        query.distinct,
+        query.combinator,
+        query.is_sliced,
+    )
 
 
 class _SQLite:
     """FTS5: the MATCH drives a ranked query (bm25 needs it); a recency query keeps the
     tickets' own indexes in charge (`+id` stops SQLite probing the table once per match)."""
 
-    def matches_sql(self, terms):
+    def count_sql(self, terms):
         expression = sqlite_match_expression(terms)
         return f"SELECT COUNT(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [expression]
 
@@ -166,7 +184,7 @@ class _PostgreSQL:
 
     _MATCH = f"{SEARCH_TABLE}.document @@ to_tsquery('russian', %s)"
 
-    def matches_sql(self, terms):
+    def count_sql(self, terms):
         return f"SELECT COUNT(*) FROM {SEARCH_TABLE} WHERE {self._MATCH}", [postgres_tsquery(terms)]
 
     def ranked(self, queryset, terms):
@@ -188,37 +206,29 @@ class _PostgreSQL:
         )
 
 
-def _engine():
-    return _PostgreSQL() if connection.vendor == "postgresql" else _SQLite()
-
-
 def search_tickets(queryset: QuerySet, query: str) -> QuerySet:
     """Filter `queryset` (of tickets, already narrowed by every other filter) to those
     matching `query`. Ranked by relevance (a `search_rank` annotation, higher is more relevant)
-    when at most RANK_LIMIT tickets contain the words, otherwise left to the caller's recency
-    ordering. Runs one query, which counts the matches — and the results, when `queryset` has
-    other conditions — so the pagination that follows needs no count of its own. A query with
-    no words matches nothing."""
+    when there are at most RANK_LIMIT results, otherwise left to the caller's recency
+    ordering. Runs one query, which counts the results, so the pagination that follows needs
+    no count of its own. A query with no words matches nothing."""
     terms = query_words(query)
     if not terms or queryset.query.is_empty():
         # Annotated all the same, so a caller may order by `search_rank` whatever the query.
         return queryset.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
-    engine = _engine()
-    matches_sql, matches_params = engine.matches_sql(terms)
+    database = connections[queryset.db]
+    engine = _PostgreSQL() if database.vendor == "postgresql" else _SQLite()
     recent = engine.recent(queryset, terms)
-    with connection.cursor() as cursor:
-        if queryset.query.where:
-            inner_sql, inner_params = recent.order_by().values("pk").query.sql_with_params()
-            cursor.execute(
-                f"SELECT ({matches_sql}), (SELECT COUNT(*) FROM ({inner_sql}) AS matched)",
-                [*matches_params, *inner_params],
-            )
-            matches, total = cursor.fetchone()
-        else:
-            cursor.execute(matches_sql, matches_params)
-            matches = total = cursor.fetchone()[0]
-    result = engine.ranked(queryset, terms) if matches <= RANK_LIMIT else recent
-    result.query.search_count = SearchCount(total, len(result.query.where.children))
+    if queryset.query.where:  # visibility or filters: count what they leave
+        total = recent.count()
+    else:  # everything visible: the index alone knows how many tickets contain the words
+        with database.cursor() as cursor:
+            cursor.execute(*engine.count_sql(terms))
+            total = cursor.fetchone()[0]
+    # Decided on the results this user gets, never on all matches: the order must not tell
+    # anything about tickets the user cannot see.
+    result = engine.ranked(queryset, terms) if total <= RANK_LIMIT else recent
+    result.query.search_count = SearchCount(total, _shape(result.query))
     return result
 
 
@@ -226,15 +236,7 @@ def known_count(queryset: QuerySet) -> int | None:
     """The number of results `search_tickets` counted for this queryset, if nothing that
     changes it was added since; None otherwise."""
     counted = getattr(queryset.query, "search_count", None)
-    query = queryset.query
-    if (
-        counted is None
-        or counted.conditions != len(query.where.children)
-        or query.is_sliced
-        or query.distinct
-        or query.combinator
-        or query.is_empty()
-    ):
+    if counted is None or queryset.query.is_empty() or counted.shape != _shape(queryset.query):
         return None
     return counted.total
 
@@ -245,42 +247,14 @@ def is_ranked(queryset: QuerySet) -> bool:
 
 
 # --- Index maintenance ---------------------------------------------------------------------
+# The index tables and the triggers that keep them in step with the tickets are created by the
+# migrations: 0002 (SQLite's FTS5 table), 0003 (PostgreSQL's search table).
 
-SQLITE_CREATE = [
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
-    "title, description, content='', tokenize='unicode61 remove_diacritics 0')",
-    f"""CREATE TRIGGER {FTS_TABLE}_insert AFTER INSERT ON tickets_ticket BEGIN
-        INSERT INTO {FTS_TABLE}(rowid, title, description)
-        VALUES (new.id, {SQLITE_STEM_FUNCTION}(new.title),
-                {SQLITE_STEM_FUNCTION}(new.description));
-    END""",
-    f"""CREATE TRIGGER {FTS_TABLE}_delete AFTER DELETE ON tickets_ticket BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, description)
-        VALUES ('delete', old.id, {SQLITE_STEM_FUNCTION}(old.title),
-                {SQLITE_STEM_FUNCTION}(old.description));
-    END""",
-    f"""CREATE TRIGGER {FTS_TABLE}_update AFTER UPDATE OF title, description ON tickets_ticket
-    BEGIN
-        INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, description)
-        VALUES ('delete', old.id, {SQLITE_STEM_FUNCTION}(old.title),
-                {SQLITE_STEM_FUNCTION}(old.description));
-        INSERT INTO {FTS_TABLE}(rowid, title, description)
-        VALUES (new.id, {SQLITE_STEM_FUNCTION}(new.title),
-                {SQLITE_STEM_FUNCTION}(new.description));
-    END""",
-]
-SQLITE_DROP = [
-    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_update",
-    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_delete",
-    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_insert",
-    f"DROP TABLE IF EXISTS {FTS_TABLE}",
-]
 # The document of one ticket: title (weight A) and description (weight B), `ё` read as `е`.
 _POSTGRES_DOCUMENT = (
     "setweight(to_tsvector('russian'::regconfig, translate({title}, 'ёЁ', 'еЕ')), 'A') || "
     "setweight(to_tsvector('russian'::regconfig, translate({description}, 'ёЁ', 'еЕ')), 'B')"
 )
-_NEW_DOCUMENT = _POSTGRES_DOCUMENT.format(title="NEW.title", description="NEW.description")
 POSTGRES_CLEAR = f"DELETE FROM {SEARCH_TABLE}"
 POSTGRES_FILL = (
     f"INSERT INTO {SEARCH_TABLE} (ticket_id, document) SELECT id, "
@@ -288,51 +262,6 @@ POSTGRES_FILL = (
     + " FROM tickets_ticket"
 )
 POSTGRES_CREATE_INDEX = f"CREATE INDEX {SEARCH_INDEX} ON {SEARCH_TABLE} USING GIN (document)"
-# A narrow table of its own (ticket id and document, about a third of a ticket row): counting
-# the tickets that contain a common word reads that many fewer pages. Triggers keep it in step
-# with the tickets table, including TRUNCATE (which fires no row triggers).
-POSTGRES_CREATE = [
-    f"CREATE TABLE {SEARCH_TABLE} (ticket_id integer PRIMARY KEY, document tsvector NOT NULL)",
-    f"""CREATE FUNCTION {SEARCH_TABLE}_write() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO {SEARCH_TABLE} (ticket_id, document)
-        VALUES (NEW.id, {_NEW_DOCUMENT})
-        ON CONFLICT (ticket_id) DO UPDATE SET document = EXCLUDED.document;
-        RETURN NULL;
-    END $$""",
-    f"""CREATE FUNCTION {SEARCH_TABLE}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM {SEARCH_TABLE} WHERE ticket_id = OLD.id;
-        RETURN NULL;
-    END $$""",
-    f"""CREATE FUNCTION {SEARCH_TABLE}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        TRUNCATE {SEARCH_TABLE};
-        RETURN NULL;
-    END $$""",
-    f"""CREATE TRIGGER {SEARCH_TABLE}_insert AFTER INSERT ON tickets_ticket
-        FOR EACH ROW EXECUTE FUNCTION {SEARCH_TABLE}_write()""",
-    f"""CREATE TRIGGER {SEARCH_TABLE}_update AFTER UPDATE OF title, description ON tickets_ticket
-        FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title
-                           OR OLD.description IS DISTINCT FROM NEW.description)
-        EXECUTE FUNCTION {SEARCH_TABLE}_write()""",
-    f"""CREATE TRIGGER {SEARCH_TABLE}_delete AFTER DELETE ON tickets_ticket
-        FOR EACH ROW EXECUTE FUNCTION {SEARCH_TABLE}_delete()""",
-    f"""CREATE TRIGGER {SEARCH_TABLE}_truncate AFTER TRUNCATE ON tickets_ticket
-        FOR EACH STATEMENT EXECUTE FUNCTION {SEARCH_TABLE}_truncate()""",
-    POSTGRES_FILL,
-    POSTGRES_CREATE_INDEX,
-]
-POSTGRES_DROP = [
-    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_truncate ON tickets_ticket",
-    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_delete ON tickets_ticket",
-    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_update ON tickets_ticket",
-    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_insert ON tickets_ticket",
-    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_truncate()",
-    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_delete()",
-    f"DROP FUNCTION IF EXISTS {SEARCH_TABLE}_write()",
-    f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
-]
 # Bulk loads (seed_bench) switch the row triggers off, then fill the table and build the GIN
 # index once, which is far cheaper than row by row.
 POSTGRES_ROW_TRIGGERS = (f"{SEARCH_TABLE}_insert", f"{SEARCH_TABLE}_update")
@@ -348,12 +277,24 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
 
 
 def rebuild_index() -> int:
-    """Refill the search index from the tickets table; returns the number of tickets indexed."""
+    """Refill the search index from the tickets table; returns the number of tickets indexed.
+    Writes to tickets wait meanwhile. On PostgreSQL this also repairs what an interrupted bulk
+    load (seed_bench) may have left: the row triggers switched off, the GIN index missing."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE tickets_ticket IN SHARE MODE")
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'tickets_ticket'::regclass "
+                "AND tgenabled = 'D' AND tgname = ANY(%s)",
+                [list(POSTGRES_ROW_TRIGGERS)],
+            )
+            for (trigger,) in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE tickets_ticket ENABLE TRIGGER {trigger}")
+            cursor.execute(f"DROP INDEX IF EXISTS {SEARCH_INDEX}")
             cursor.execute(POSTGRES_CLEAR)
             cursor.execute(POSTGRES_FILL)
-            cursor.execute(f"REINDEX INDEX {SEARCH_INDEX}")
+            cursor.execute(POSTGRES_CREATE_INDEX)
+            cursor.execute(f"ANALYZE {SEARCH_TABLE}")
         else:
             cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
             cursor.execute(

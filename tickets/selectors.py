@@ -116,6 +116,21 @@ def ticket_attachments(*, user: User, ticket: Ticket) -> QuerySet[Attachment]:
     )
 
 
+def ticket_discussion(*, user: User, ticket: Ticket) -> tuple[list[Comment], list[Attachment]]:
+    """What the ticket card shows below the ticket: the comments `user` may see (oldest first,
+    with authors, each with its files in `comment.files`) and every file `user` may see.
+    Two queries: the comments' files are among the ticket's."""
+    attachments = list(ticket_attachments(user=user, ticket=ticket))
+    files_of: dict[int | None, list[Attachment]] = {}
+    for attachment in attachments:
+        attachment.ticket = ticket  # already loaded; the policy reads it
+        files_of.setdefault(attachment.comment_id, []).append(attachment)
+    comments = list(ticket_comments(user=user, ticket=ticket, with_files=False))
+    for comment in comments:
+        comment.files = files_of.get(comment.pk, [])
+    return comments, attachments
+
+
 def attachment_get(*, user: User, attachment_id: int | str) -> Attachment:
     """An attachment `user` may see (its ticket visible, not on a hidden note), or NotFound."""
     try:

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.files import uploadhandler
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from techticket.api.errors import is_api_request
+from techticket.pages import storage_failure_page
 from tickets.attachments import StorageFailure
 
 
@@ -43,8 +45,8 @@ class TemporaryFileUploadHandler(uploadhandler.TemporaryFileUploadHandler):
     StorageFailure (507) after the partial temporary file is removed."""
 
     def new_file(self, *args, **kwargs):
-        os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
         try:
+            os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
             super().new_file(*args, **kwargs)
         except OSError as exc:
             raise self._failure(exc) from exc
@@ -75,8 +77,9 @@ class TemporaryFileUploadHandler(uploadhandler.TemporaryFileUploadHandler):
 
 
 class UploadLimitMiddleware:
-    """Puts SizeLimitUploadHandler in front of Django's own handlers on every request, and
-    closes the request's uploaded files before its response leaves."""
+    """Puts SizeLimitUploadHandler in front of Django's own handlers on every request, answers
+    a page's upload that hits a full disk with the 507 page, and closes the request's uploaded
+    files before its response leaves."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -90,3 +93,17 @@ class UploadLimitMiddleware:
         # nothing of its upload is on the disk any more.
         request.close()
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # A page's form is parsed here, before the CSRF check reads it: a full disk while
+        # Django writes the upload would otherwise surface there, as a 500. (The API parses
+        # its own bodies, inside DRF, which answers 507 in JSON.)
+        if request.method != "POST" or is_api_request(request):
+            return None
+        if not request.content_type.startswith("multipart/"):
+            return None
+        try:
+            request.POST  # noqa: B018 - parsing is the point
+        except StorageFailure as exc:
+            return storage_failure_page(request, exc)
+        return None

@@ -136,15 +136,7 @@ def _detail_context(request, ticket, **forms) -> dict:
     user = request.user
     actions = [ACTIONS[name] for name in policies.allowed_actions(user, ticket)]
     action_forms = forms.pop("action_forms", {})
-    attachments = list(selectors.ticket_attachments(user=user, ticket=ticket))
-    files_of: dict[int, list] = {}
-    for attachment in attachments:
-        attachment.ticket = ticket  # already loaded; the policy reads it
-        files_of.setdefault(attachment.comment_id, []).append(attachment)
-    # The comments' files are among the ticket's visible ones: no second query for them.
-    comments = list(selectors.ticket_comments(user=user, ticket=ticket, with_files=False))
-    for comment in comments:
-        comment.files = files_of.get(comment.pk, [])
+    comments, attachments = selectors.ticket_discussion(user=user, ticket=ticket)
     return {
         "ticket": ticket,
         "actions": [

@@ -822,7 +822,9 @@ def assert_no_forged_line(text: str) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("newline", ["\n", "\r", "\r\n"], ids=["LF", "CR", "CRLF"])
+@pytest.mark.parametrize(
+    "newline", ["\n", "\r", "\r\n", "\u2028", "\x85"], ids=["LF", "CR", "CRLF", "LS", "NEL"]
+)
 @pytest.mark.parametrize("channel", ["page login", "api token", "admin login", "url path"])
 def test_user_input_with_line_breaks_cannot_forge_a_log_line(api_client, app_log, newline, channel):
     hostile = f"eve{newline}{FORGED}"

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Count
 
 from accounts.tests.factories import UserFactory
 from tickets import search
@@ -358,6 +359,25 @@ def test_past_the_rank_limit_results_are_the_same_tickets_newest_first(
 
 
 @pytest.mark.django_db
+def test_ranking_depends_on_the_visible_results_only(printer_tickets, make_ticket, monkeypatch):
+    """Whether the results are ranked must tell nothing about tickets the user cannot see:
+    the same two visible matches are ranked however many hidden tickets match too."""
+    monkeypatch.setattr(search, "RANK_LIMIT", 2)
+    someone_else = UserFactory()
+    mine = [make_ticket("Принтер", creator=someone_else) for _ in range(2)]
+    theirs = Ticket.objects.filter(creator=someone_else)
+
+    assert is_ranked(search_tickets(theirs, "принтер"))
+    for _ in range(5):
+        make_ticket("Ещё один принтер")  # hidden from someone_else
+    assert is_ranked(search_tickets(theirs, "принтер"))
+    assert sorted(search_tickets(theirs, "принтер").values_list("id", flat=True)) == sorted(
+        t.pk for t in mine
+    )
+    assert not is_ranked(search_tickets(Ticket.objects.all(), "принтер")), "all 10 are many"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("limit", [1000, 0])
 def test_the_count_is_taken_while_searching_and_not_repeated(
     printer_tickets, django_assert_num_queries, monkeypatch, limit
@@ -403,6 +423,13 @@ def test_a_filter_added_after_the_search_is_counted_again(
     assert results.none().count() == 0
     with django_assert_num_queries(1):
         assert results[:1].count() == 1
+    if limit == 0:  # (SQLite's MATCH cannot sit under an OR: only the newest-first form)
+        with django_assert_num_queries(1):  # an OR keeps the number of conditions
+            assert (results | Ticket.objects.filter(pk=middle.pk)).count() == 3
+    with django_assert_num_queries(1):  # a join to many rows
+        assert results.values("comments__id").count() == 3
+    with django_assert_num_queries(1):  # grouped
+        assert results.values("status").annotate(n=Count("id")).count() == 1
 
 
 # --- rebuild_search_index ------------------------------------------------------------------
@@ -442,6 +469,29 @@ def test_rebuild_command_reindexes_postgresql_and_search_still_works(
     assert "4 tickets indexed" in output
     assert found_ids("принтер") == [ticket.pk]
     assert found_ids("картриджа") == [ticket.pk]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_command_repairs_an_interrupted_bulk_load_on_postgresql(make_ticket):
+    """seed_bench switches the row triggers off and drops the GIN index while it loads; killed
+    halfway, it leaves them so. The rebuild puts both back."""
+    before = make_ticket("Сломался принтер")
+    with connection.cursor() as cursor:
+        for trigger in search.POSTGRES_ROW_TRIGGERS:
+            cursor.execute(f"ALTER TABLE tickets_ticket DISABLE TRIGGER {trigger}")
+        cursor.execute(f"DROP INDEX {search.SEARCH_INDEX}")
+    during = make_ticket("Сломался второй принтер")
+    assert found_ids("принтер") == [before.pk]
+
+    rebuild_search_index()
+
+    assert sorted(found_ids("принтер")) == sorted([before.pk, during.pk])
+    after = make_ticket("Третий принтер")
+    assert after.pk in found_ids("принтер"), "the row triggers are on again"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [search.SEARCH_INDEX])
+        assert cursor.fetchone() == (1,)
 
 
 # --- Pure helpers --------------------------------------------------------------------------

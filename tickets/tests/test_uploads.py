@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.files import uploadhandler
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from tickets.models import Attachment, Comment
 from tickets.tests.factories import TicketFactory
@@ -79,4 +80,24 @@ def test_full_disk_on_a_page_comment_is_a_507_page_and_keeps_no_comment(
     assert "507" in response.content.decode()
     assert stored_files(settings) == []
     assert not Comment.objects.exists()
+    assert not Attachment.objects.exists()
+
+
+def test_full_disk_on_a_page_with_the_csrf_check_on_is_the_507_page(
+    settings, requester, ticket, disk_full
+):
+    """In production the CSRF check reads the form before any view: the full disk must be
+    answered there too, with the 507 page, not a 500."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(requester)
+    browser.get(f"/tickets/{ticket.pk}/")
+    token = browser.cookies["csrftoken"].value
+
+    response = browser.post(
+        f"/tickets/{ticket.pk}/attachments/",
+        {"file": [large_file()], "csrfmiddlewaretoken": token},
+    )
+
+    assert response.status_code == 507
+    assert stored_files(settings) == []
     assert not Attachment.objects.exists()
