@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from django import template
-from django.utils.html import escape, format_html
+from django.utils import timezone
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -234,3 +235,37 @@ def describe(entry, users) -> str:
         "assignee": _display_value("assignee", assignee, users),
         "name": entry.attachment_name,
     }
+
+
+@register.simple_tag
+def timeline_entries(timeline) -> str:
+    """The `<li>` of every timeline entry: time, sentence, changes, reason. Built here rather
+    than in a template loop: a busy ticket has a hundred entries and more, and the template
+    engine's per-tag work was most of the card's time."""
+    users = timeline.users
+    items = []
+    for entry in timeline.entries:
+        at = timezone.localtime(entry.at)
+        lines = change_lines(entry, users)
+        items.append(
+            format_html(
+                '<li class="timeline-entry mb-2 pb-2 border-bottom{}" data-event="{}">'
+                '<time class="text-body-secondary d-block" datetime="{}">{}</time>'
+                "<span>{}</span>{}{}</li>",
+                " internal-note" if entry.internal else "",
+                entry.event,
+                at.isoformat(),
+                at.strftime("%d.%m.%Y %H:%M"),
+                describe(entry, users),
+                format_html(
+                    '<ul class="mb-0 ps-3">{}</ul>',
+                    format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
+                )
+                if lines
+                else "",
+                format_html('<div class="text-body-secondary text-break">«{}»</div>', entry.reason)
+                if entry.reason
+                else "",
+            )
+        )
+    return mark_safe("".join(items))  # noqa: S308 - every piece went through format_html
