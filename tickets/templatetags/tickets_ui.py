@@ -268,4 +268,4 @@ def timeline_entries(timeline) -> str:
                 else "",
             )
         )
-    return mark_safe("".join(items))  # noqa: S308 - every piece went through format_html
+    return format_html_join("", "{}", ((item,) for item in items))
