@@ -11,20 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from tickets import services
 from tickets.models import Attachment, Comment, Ticket
 
-READONLY_TICKET_FIELDS = (
-    "status",
-    "creator",
-    "assignee",
-    "created_at",
-    "updated_at",
-    "assigned_at",
-    "accepted_at",
-    "resolved_at",
-    "closed_at",
-    "resolution",
-    "status_reason",
-    "version",
-)
+READONLY_TICKET_FIELDS = services.WORKFLOW_OWNED
 
 
 class CommentInline(admin.TabularInline):
@@ -69,7 +56,7 @@ class TicketAdmin(SimpleHistoryAdmin):
     list_select_related = ("creator", "assignee")
     show_full_result_count = False
     date_hierarchy = "created_at"
-    fields = ("title", "description", "category", "priority", *READONLY_TICKET_FIELDS)
+    fields = (*services.EDITABLE_FIELDS, *READONLY_TICKET_FIELDS)
     readonly_fields = READONLY_TICKET_FIELDS
     inlines = (CommentInline, AttachmentInline)
     history_list_display = ("status", "priority", "assignee")

@@ -33,23 +33,22 @@ from tickets.models import (
 from tickets.workflow import ACTIONS, Need
 
 EDITABLE_FIELDS = ("title", "description", "category", "priority")
-WORKFLOW_FIELDS = frozenset(
-    {
-        "status",
-        "assignee",
-        "creator",
-        "created_at",
-        "updated_at",
-        "assigned_at",
-        "accepted_at",
-        "resolved_at",
-        "closed_at",
-        "resolution",
-        "status_reason",
-        "version",
-        "id",
-    }
+# Fields only the workflow and the services write, in the order the admin shows them.
+WORKFLOW_OWNED = (
+    "status",
+    "creator",
+    "assignee",
+    "created_at",
+    "updated_at",
+    "assigned_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "resolution",
+    "status_reason",
+    "version",
 )
+WORKFLOW_FIELDS = frozenset({*WORKFLOW_OWNED, "id"})
 
 MSG_WORKFLOW_FIELD = _("This field changes only through workflow actions.")
 MSG_UNKNOWN_FIELD = _("Unknown field.")
